@@ -1,0 +1,13 @@
+# Short schedule that trains the offline 32x32 teachers on a 2-core CPU.
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=5e-4,
+                   nesterov=True))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=1, T_max=19),
+]
+train_cfg = dict(by_epoch=True, max_epochs=20, val_interval=5)
+val_cfg = dict()
+test_cfg = dict()
+auto_scale_lr = dict(base_batch_size=64)

@@ -1,0 +1,13 @@
+"""mlfd_mm: Multi-Level Feature Distillation for OpenMMLab.
+
+Importing the package applies the compat fixes first (they must precede any
+torchvision import), then imports the subpackages so that every class is
+registered in mmengine's root registries.
+"""
+from . import compat
+
+compat.apply_all()
+
+from . import datasets, evaluation, models  # noqa: E402,F401
+
+__version__ = '0.1.0'

@@ -1,0 +1,171 @@
+"""Runtime fixes that let the pinned OpenMMLab stack run on current torch.
+
+Every fix here is guarded (applied only where the problem exists), idempotent,
+and covered by ``tests/test_compat.py``. ``apply_all()`` runs on
+``import mlfd_mm`` and must run before anything imports torchvision.
+
+Fixes:
+
+1. ``torchvision_ops``: the PyPI torchvision wheel is built against a CUDA
+   torch. On the CPU torch its compiled ops don't load, and
+   ``import torchvision`` then dies with ``RuntimeError: operator
+   torchvision::nms does not exist`` while registering fake kernels. We define
+   the missing operator schemas so torchvision's Python parts import; calling
+   a compiled op still raises torchvision's own "Couldn't load custom C++ ops".
+2. ``mmaction_drn``: the mmaction2 1.2.0 wheel lacks
+   ``mmaction/models/localizers/drn/``; we provide a placeholder whose ``DRN``
+   raises a clear error when built.
+3. ``checkpoint_loading``: torch >= 2.6 loads with ``weights_only=True`` and
+   mmengine checkpoints pickle mmengine objects (``HistoryBuffer``, ...). We
+   re-register mmengine's local-file loader to load with
+   ``weights_only=False``. Checkpoints are therefore trusted files: only load
+   checkpoints you made or trust.
+4. CPU distributed training is handled in ``mlfd_mm.dist`` (mmengine's
+   ``init_dist`` calls ``torch.cuda.set_device`` unconditionally).
+"""
+import importlib.util
+import sys
+import types
+
+_APPLIED = set()
+
+# Schemas of the torchvision operators whose fake kernels are registered
+# unconditionally at import time (torchvision/_meta_registrations.py).
+_TORCHVISION_SCHEMAS = {
+    'nms': 'nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor',
+    'qnms': 'qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor',
+}
+_torchvision_lib = None  # keep the Library alive: its definitions die with it
+
+
+def _has_op(qualname):
+    import torch
+    try:
+        torch._C._dispatch_find_schema_or_throw(qualname, '')
+        return True
+    except RuntimeError:
+        return False
+
+
+def fix_torchvision_ops():
+    """Define torchvision operator schemas when its C++ ops failed to load."""
+    global _torchvision_lib
+    if 'torchvision_ops' in _APPLIED:
+        return False
+    if 'torchvision' in sys.modules:
+        _APPLIED.add('torchvision_ops')
+        return False
+    import torch
+    # Try torchvision's own loader first: where the compiled ops load, change
+    # nothing.
+    spec = importlib.util.find_spec('torchvision')
+    if spec is None:
+        return False
+    missing = [n for n in _TORCHVISION_SCHEMAS
+               if not _has_op(f'torchvision::{n}')]
+    if missing and _torchvision_extension_loads():
+        missing = [n for n in _TORCHVISION_SCHEMAS
+                   if not _has_op(f'torchvision::{n}')]
+    if not missing:
+        _APPLIED.add('torchvision_ops')
+        return False
+    _torchvision_lib = torch.library.Library('torchvision', 'DEF')
+    for name in missing:
+        _torchvision_lib.define(_TORCHVISION_SCHEMAS[name])
+    _APPLIED.add('torchvision_ops')
+    return True
+
+
+def _torchvision_extension_loads():
+    """Load torchvision's _C the way torchvision does, without importing it."""
+    import os
+    import torch
+    spec = importlib.util.find_spec('torchvision')
+    pkg_dir = os.path.dirname(spec.origin)
+    for fname in os.listdir(pkg_dir):
+        if fname.startswith('_C') and fname.endswith(('.so', '.pyd')):
+            try:
+                torch.ops.load_library(os.path.join(pkg_dir, fname))
+                return True
+            except (OSError, ImportError, RuntimeError):
+                return False
+    return False
+
+
+_DRN_MODULE = 'mmaction.models.localizers.drn'
+
+
+def fix_mmaction_drn():
+    """Provide ``mmaction.models.localizers.drn`` when the wheel lacks it."""
+    if 'mmaction_drn' in _APPLIED:
+        return False
+    _APPLIED.add('mmaction_drn')
+    if importlib.util.find_spec('mmaction') is None:
+        return False
+    if _DRN_MODULE in sys.modules:
+        return False
+    spec = importlib.util.find_spec('mmaction')
+    import os
+    drn_dir = os.path.join(
+        os.path.dirname(spec.origin), 'models', 'localizers', 'drn')
+    if os.path.isfile(os.path.join(drn_dir, '__init__.py')):
+        return False
+
+    # localizers/__init__.py does ``from .drn.drn import DRN``: provide the
+    # package and its submodule.
+    package = types.ModuleType(_DRN_MODULE)
+    package.__path__ = []
+    module = types.ModuleType(_DRN_MODULE + '.drn')
+
+    class DRN:
+        """Placeholder: the mmaction2 1.2.0 wheel ships without DRN."""
+
+        def __init__(self, *args, **kwargs):
+            raise ImportError(
+                'DRN is not available: the installed mmaction2 wheel lacks '
+                'mmaction/models/localizers/drn/. Install mmaction2 from '
+                'source to use the DRN localizer.')
+
+    DRN.__module__ = module.__name__
+    module.DRN = package.DRN = DRN
+    package.drn = module
+    sys.modules[_DRN_MODULE] = package
+    sys.modules[module.__name__] = module
+    # Registered so that building ``type='DRN'`` gives the clear error above
+    # instead of "not in the registry".
+    from mmaction.registry import MODELS
+    MODELS.register_module(name='DRN', module=DRN, force=True)
+    return True
+
+
+def _load_local_checkpoint(filename, map_location):
+    import os
+    import torch
+    if not os.path.isfile(filename):
+        raise FileNotFoundError(f'checkpoint file not found: {filename}')
+    # Checkpoints are trusted files (see module docstring).
+    return torch.load(filename, map_location=map_location, weights_only=False)
+
+
+def fix_checkpoint_loading():
+    """Let mmengine load its own checkpoints on torch >= 2.6."""
+    if 'checkpoint_loading' in _APPLIED:
+        return False
+    _APPLIED.add('checkpoint_loading')
+    import inspect
+    import torch
+    if 'weights_only' not in inspect.signature(torch.load).parameters:
+        return False
+    from mmengine.runner.checkpoint import CheckpointLoader
+    CheckpointLoader.register_scheme(
+        prefixes='', loader=_load_local_checkpoint, force=True)
+    return True
+
+
+def apply_all():
+    """Apply every fix that the installed stack needs. Safe to call twice."""
+    return dict(
+        torchvision_ops=fix_torchvision_ops(),
+        mmaction_drn=fix_mmaction_drn(),
+        checkpoint_loading=fix_checkpoint_loading(),
+    )
