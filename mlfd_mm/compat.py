@@ -20,8 +20,11 @@ Fixes:
    re-register mmengine's local-file loader to load with
    ``weights_only=False``. Checkpoints are therefore trusted files: only load
    checkpoints you made or trust.
-4. CPU distributed training is handled in ``mlfd_mm.dist`` (mmengine's
-   ``init_dist`` calls ``torch.cuda.set_device`` unconditionally).
+4. ``prepare_cpu_distributed``: mmengine's ``init_dist`` calls
+   ``torch.cuda.set_device`` unconditionally, so ``--launcher pytorch`` dies
+   on a machine without CUDA. The tools call this before building the
+   Runner: it initialises the gloo process group itself (the Runner then
+   skips ``init_dist``) and makes the DDP wrapper use ``device_ids=None``.
 """
 import importlib.util
 import sys
@@ -159,6 +162,62 @@ def fix_checkpoint_loading():
     from mmengine.runner.checkpoint import CheckpointLoader
     CheckpointLoader.register_scheme(
         prefixes='', loader=_load_local_checkpoint, force=True)
+    return True
+
+
+def _slurm_env_to_torch_env():
+    """Translate SLURM's variables into the ones torch.distributed reads."""
+    import os
+    import subprocess
+    os.environ.setdefault('RANK', os.environ['SLURM_PROCID'])
+    os.environ.setdefault('WORLD_SIZE', os.environ['SLURM_NTASKS'])
+    os.environ.setdefault('LOCAL_RANK', os.environ['SLURM_LOCALID'])
+    if 'MASTER_ADDR' not in os.environ:
+        node_list = os.environ['SLURM_NODELIST']
+        os.environ['MASTER_ADDR'] = subprocess.getoutput(
+            f'scontrol show hostname {node_list} | head -n1')
+    os.environ.setdefault('MASTER_PORT', '29500')
+
+
+def prepare_cpu_distributed(cfg, launcher):
+    """Set up multi-process training on CPU, where mmengine cannot.
+
+    Does nothing when ``launcher`` is 'none' or CUDA is available (mmengine's
+    own ``init_dist`` works there).
+
+    Args:
+        cfg (mmengine.Config): the config the Runner will be built from; its
+            ``model_wrapper_cfg`` gets ``device_ids=None``.
+        launcher (str): 'none', 'pytorch' or 'slurm'.
+
+    Returns:
+        bool: whether the gloo process group was initialised here.
+    """
+    import os
+    import torch
+    import torch.distributed as torch_dist
+    if launcher == 'none' or torch.cuda.is_available():
+        return False
+    if launcher == 'slurm':
+        _slurm_env_to_torch_env()
+    elif launcher != 'pytorch':
+        raise ValueError(
+            f'--launcher {launcher!r} is not supported on CPU; use '
+            "'pytorch' (torchrun) or 'slurm'")
+    if not torch_dist.is_initialized():
+        torch_dist.init_process_group(
+            backend='gloo',
+            rank=int(os.environ['RANK']),
+            world_size=int(os.environ['WORLD_SIZE']))
+    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+    wrapper.setdefault('type', 'MMDistributedDataParallel')
+    wrapper.setdefault('broadcast_buffers', False)
+    wrapper.setdefault('find_unused_parameters',
+                       cfg.get('find_unused_parameters', False))
+    wrapper['device_ids'] = None  # a CPU module takes no device ids
+    cfg.model_wrapper_cfg = wrapper
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = \
+        'gloo'
     return True
 
 

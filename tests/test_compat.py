@@ -1,0 +1,109 @@
+"""Each compat fix: the problem it fixes exists without it (where the
+installed stack has the problem), and with it the failing thing works."""
+import pickle
+import textwrap
+
+import pytest
+import torch
+
+from conftest import PYTHON, run_tool
+from mlfd_mm import compat
+
+
+def _python(code, check=False):
+    return run_tool(PYTHON, '-c', textwrap.dedent(code), check=check)
+
+
+def test_torchvision_fails_without_fix_and_imports_with_it():
+    bare = _python('import torchvision')
+    if bare.returncode == 0:
+        pytest.skip('torchvision ops load on this stack: fix not needed')
+    assert 'torchvision::nms does not exist' in bare.stderr
+    fixed = _python('''
+        import mlfd_mm
+        import torchvision, timm, mmpretrain.models, mmpretrain.datasets
+        import torch
+        from torchvision.transforms import v2
+        try:
+            torchvision.ops.nms(torch.rand(2, 4), torch.rand(2), 0.5)
+        except RuntimeError as e:
+            print('OPS-UNAVAILABLE:', "Couldn't load custom C++ ops" in str(e))
+        ''', check=True)
+    assert 'OPS-UNAVAILABLE: True' in fixed.stdout
+
+
+def test_mmaction_models_import_and_drn_placeholder():
+    # compat.py loaded on its own: importing the package would apply all.
+    bare = _python('''
+        import importlib.util
+        spec = importlib.util.spec_from_file_location(
+            'compat_only', 'mlfd_mm/compat.py')
+        c = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(c)
+        c.fix_torchvision_ops()
+        import mmaction.models
+        ''')
+    if bare.returncode == 0:
+        pytest.skip('this mmaction2 wheel ships DRN: fix not needed')
+    assert 'drn' in bare.stderr
+    fixed = _python('''
+        import mlfd_mm
+        import mmaction.models
+        from mmaction.registry import MODELS
+        try:
+            MODELS.build(dict(type='DRN'))
+        except Exception as e:
+            print('DRN-ERROR:', type(e).__name__, str(e))
+        ''', check=True)
+    assert 'DRN-ERROR: ImportError' in fixed.stdout
+    assert 'mmaction/models/localizers/drn' in fixed.stdout
+
+
+def test_mmengine_checkpoint_with_pickled_objects_loads(tmp_path):
+    from mmengine.logging.history_buffer import HistoryBuffer
+    from mmengine.runner import load_checkpoint
+    from mmengine.runner.checkpoint import CheckpointLoader
+    model = torch.nn.Linear(2, 3)
+    ckpt = dict(state_dict=model.state_dict(),
+                message_hub=dict(log_scalars={'loss': HistoryBuffer()}))
+    path = tmp_path / 'epoch_1.pth'
+    torch.save(ckpt, path)
+    # The problem: torch's default loader refuses mmengine's objects.
+    with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer'):
+        torch.load(path)
+    loaded = CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+    assert isinstance(loaded['message_hub']['log_scalars']['loss'],
+                      HistoryBuffer)
+    other = torch.nn.Linear(2, 3)
+    load_checkpoint(other, str(path), map_location='cpu')
+    assert torch.equal(other.weight, model.weight)
+
+
+def test_missing_local_checkpoint_names_the_file(tmp_path):
+    from mmengine.runner.checkpoint import CheckpointLoader
+    missing = tmp_path / 'nope.pth'
+    with pytest.raises(FileNotFoundError, match='nope.pth'):
+        CheckpointLoader.load_checkpoint(str(missing))
+
+
+def test_apply_all_is_idempotent():
+    first = compat.apply_all()
+    second = compat.apply_all()
+    assert set(first) == {'torchvision_ops', 'mmaction_drn',
+                          'checkpoint_loading'}
+    assert not any(second.values())
+    import torchvision  # noqa: F401  still importable after a second apply
+
+
+def test_prepare_cpu_distributed_is_a_no_op_without_launcher():
+    from mmengine.config import Config
+    cfg = Config(dict(model=dict()))
+    assert compat.prepare_cpu_distributed(cfg, 'none') is False
+    assert 'model_wrapper_cfg' not in cfg
+
+
+def test_prepare_cpu_distributed_rejects_unknown_launcher(monkeypatch):
+    from mmengine.config import Config
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    with pytest.raises(ValueError, match="'mpi'"):
+        compat.prepare_cpu_distributed(Config(dict()), 'mpi')

@@ -1,0 +1,126 @@
+"""Train a model from a config: the stock mmpretrain/mmaction2 entry point,
+with the mlfd_mm plugin imported and CPU multi-process training fixed.
+
+    python tools/train.py configs/mlfd/joint_offline.py
+    torchrun --nproc_per_node 2 tools/train.py CONFIG --launcher pytorch
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
+import mlfd_mm  # noqa: E402  (applies compat fixes before torchvision)
+from mlfd_mm.compat import prepare_cpu_distributed  # noqa: E402
+from mlfd_mm.config_checks import check_data_roots  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.registry import RUNNERS  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train a model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help='resume from the given checkpoint; without a path, from the '
+        'latest checkpoint in the work dir')
+    parser.add_argument(
+        '--amp', action='store_true',
+        help='enable automatic-mixed-precision training')
+    parser.add_argument(
+        '--no-validate', action='store_true',
+        help='do not evaluate checkpoints during training')
+    parser.add_argument(
+        '--auto-scale-lr', action='store_true',
+        help='scale the learning rate by the actual batch size')
+    parser.add_argument(
+        '--no-pin-memory', action='store_true',
+        help='set pin_memory=False in every dataloader')
+    parser.add_argument(
+        '--no-persistent-workers', action='store_true',
+        help='set persistent_workers=False in every dataloader')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value pairs')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def merge_args(cfg, args):
+    """Fold command-line arguments into the config."""
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        if not osp.isfile(args.resume):
+            raise FileNotFoundError(
+                f'--resume {args.resume}: checkpoint file does not exist')
+        cfg.resume = True
+        cfg.load_from = args.resume
+    if args.no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    if args.auto_scale_lr:
+        cfg.auto_scale_lr = dict(cfg.get('auto_scale_lr') or {},
+                                 enable=True)
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(key)
+        if not loader:
+            continue
+        if args.no_pin_memory:
+            loader['pin_memory'] = False
+        if args.no_persistent_workers:
+            loader['persistent_workers'] = False
+    return cfg
+
+
+def link_best_checkpoint(runner):
+    """Point ``<work_dir>/best.pth`` at the best checkpoint, if any, so the
+    next stage can name a stable path."""
+    best = runner.message_hub.get_info('best_ckpt')
+    if not best or not osp.isfile(best):
+        return None
+    link = osp.join(runner.work_dir, 'best.pth')
+    tmp = link + '.tmp'
+    if osp.lexists(tmp):
+        os.remove(tmp)
+    os.symlink(osp.basename(best), tmp)
+    os.replace(tmp, link)  # atomic: a reader never sees a missing link
+    return link
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = merge_args(Config.fromfile(args.config), args)
+    phases = ['train_dataloader']
+    if cfg.get('val_cfg') is not None:
+        phases.append('val_dataloader')
+    check_data_roots(cfg, phases)
+    prepare_cpu_distributed(cfg, args.launcher)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
+        else Runner.from_cfg(cfg)
+    runner.train()
+    link_best_checkpoint(runner)
+    return runner
+
+
+if __name__ == '__main__':
+    main()
