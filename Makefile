@@ -11,7 +11,7 @@ DATA_STAMP := data/offline/.built
 .PHONY: demo test setup data system-deps clean-venv
 
 demo: setup data
-	$(PY) tools/run_demo.py
+	$(PY) tools/run_pipeline.py configs/pipelines/offline.py
 
 test: setup data
 	$(PY) -m pytest -q tests

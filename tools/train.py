@@ -11,6 +11,7 @@ import sys
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 import mlfd_mm  # noqa: E402  (applies compat fixes before torchvision)
+import torch  # noqa: E402
 from mlfd_mm.compat import prepare_cpu_distributed  # noqa: E402
 from mlfd_mm.config_checks import check_data_roots  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
@@ -65,6 +66,10 @@ def merge_args(cfg, args):
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     if args.amp:
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                '--amp needs a CUDA device: mmengine\'s AmpOptimWrapper does '
+                'not run on CPU. Drop --amp to train on CPU.')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.resume == 'auto':

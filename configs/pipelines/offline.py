@@ -1,0 +1,7 @@
+# The main job (`make demo`): MLFD on the offline real datasets.
+name = 'offline'
+teachers = dict(
+    mnist='configs/teachers/offline_mnist_resnet18.py',
+    fashion='configs/teachers/offline_fashion_tinynet.py',
+    animals='configs/teachers/offline_animals_seresnext.py',
+)

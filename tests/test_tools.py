@@ -1,0 +1,120 @@
+"""tools/train.py, tools/test.py and tools/dist_train.sh as a user runs them,
+each in a fresh process, on a small real offline dataset."""
+import json
+import os
+import os.path as osp
+import socket
+
+import pytest
+import torch
+
+from conftest import PYTHON, REPO, run_tool
+
+TEACHER = osp.join(REPO, 'configs/teachers/offline_mnist_resnet18.py')
+BATCH = 25  # 100 training images -> 4 iterations per epoch on one process
+
+
+def _tiny_config(tmp_path, data_root, max_epochs, name='tiny.py'):
+    """A user config inheriting an offline teacher: tiny, deterministic."""
+    path = tmp_path / name
+    path.write_text(f'''
+_base_ = [{TEACHER!r}]
+_root = {osp.join(data_root, 'mnist')!r}
+_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+_loader = dict(num_workers=0, persistent_workers=False)
+train_dataloader = dict(
+    batch_size={BATCH}, **_loader,
+    dataset=dict(data_root=_root, pipeline=_pipeline))
+val_dataloader = dict(**_loader, dataset=dict(data_root=_root))
+test_dataloader = dict(**_loader, dataset=dict(data_root=_root))
+train_cfg = dict(max_epochs={max_epochs}, val_interval=100)
+default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=-1))
+''')
+    return str(path)
+
+
+def _state(path):
+    return torch.load(path, map_location='cpu', weights_only=False)
+
+
+def test_resume_continues_an_interrupted_run(tmp_path, tiny_offline_root):
+    full = tmp_path / 'full'
+    run_tool(PYTHON, 'tools/train.py',
+             _tiny_config(tmp_path, tiny_offline_root, 2, 'two.py'),
+             '--work-dir', full)
+    part = tmp_path / 'part'
+    run_tool(PYTHON, 'tools/train.py',
+             _tiny_config(tmp_path, tiny_offline_root, 1, 'one.py'),
+             '--work-dir', part)
+    assert not (part / 'epoch_2.pth').exists()
+    resumed = run_tool(PYTHON, 'tools/train.py',
+                       _tiny_config(tmp_path, tiny_offline_root, 2, 'two.py'),
+                       '--work-dir', part, '--resume')
+    assert 'resumed epoch: 1' in (resumed.stdout + resumed.stderr).lower() \
+        or 'resumed' in (resumed.stdout + resumed.stderr).lower()
+    a, b = _state(full / 'epoch_2.pth'), _state(part / 'epoch_2.pth')
+    assert b['meta']['epoch'] == 2 and b['meta']['iter'] == 2 * 100 // BATCH
+    assert a['state_dict'].keys() == b['state_dict'].keys()
+    for key, value in a['state_dict'].items():
+        torch.testing.assert_close(b['state_dict'][key], value,
+                                   rtol=1e-5, atol=1e-6, msg=key)
+
+
+def test_test_tool_prints_and_writes_accuracy(tmp_path, tiny_offline_root):
+    work = tmp_path / 'work'
+    cfg = _tiny_config(tmp_path, tiny_offline_root, 1)
+    run_tool(PYTHON, 'tools/train.py', cfg, '--work-dir', work)
+    out = tmp_path / 'metrics.json'
+    proc = run_tool(PYTHON, 'tools/test.py', cfg, work / 'epoch_1.pth',
+                    '--work-dir', work, '--out', out)
+    assert 'acc@1' in proc.stdout and 'acc@5' in proc.stdout
+    metrics = json.loads(out.read_text())
+    assert 0.0 <= metrics['accuracy/top1'] <= metrics['accuracy/top5'] <= 100
+
+
+def test_train_refuses_a_missing_data_root(tmp_path):
+    cfg = _tiny_config(tmp_path, str(tmp_path / 'no_such_root'), 1)
+    proc = run_tool(PYTHON, 'tools/train.py', cfg, '--work-dir',
+                    tmp_path / 'w', check=False)
+    assert proc.returncode != 0
+    assert 'train_dataloader.dataset.data_root' in proc.stderr
+    assert str(tmp_path / 'no_such_root') in proc.stderr
+    assert not (tmp_path / 'w').exists() or not list(
+        (tmp_path / 'w').glob('*.pth'))
+
+
+def test_test_tool_refuses_a_missing_checkpoint(tmp_path, tiny_offline_root):
+    cfg = _tiny_config(tmp_path, tiny_offline_root, 1)
+    missing = tmp_path / 'nothing_here.pth'
+    proc = run_tool(PYTHON, 'tools/test.py', cfg, missing, check=False)
+    assert proc.returncode != 0
+    assert 'checkpoint file does not exist' in proc.stderr
+    assert str(missing) in proc.stderr
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU path under test')
+def test_two_process_cpu_training(tmp_path, tiny_offline_root):
+    work = tmp_path / 'ddp'
+    proc = run_tool('bash', 'tools/dist_train.sh',
+                    _tiny_config(tmp_path, tiny_offline_root, 1), 2,
+                    '--work-dir', work,
+                    env=dict(PORT=str(_free_port())))
+    ckpt = _state(work / 'epoch_1.pth')
+    # Two ranks share the 100 images: half the iterations of one process.
+    assert ckpt['meta']['iter'] == 100 // (2 * BATCH)
+    assert all(torch.isfinite(v).all() for v in ckpt['state_dict'].values()
+               if v.is_floating_point())
+    assert 'gloo' in (proc.stdout + proc.stderr)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU behaviour')
+def test_amp_on_cpu_is_a_clear_error(tmp_path):
+    cfg = _tiny_config(tmp_path, str(tmp_path), 1)
+    proc = run_tool(PYTHON, 'tools/train.py', cfg, '--amp', check=False)
+    assert proc.returncode != 0 and '--amp needs a CUDA device' in proc.stderr

@@ -1,0 +1,255 @@
+"""Run MLFD end to end: stage 1 (dataset-specific teachers) -> stage 2 (joint
+teacher) -> stage 3 (students), passing each stage's best checkpoint on.
+
+    python tools/run_pipeline.py configs/pipelines/offline.py [--seeds 0 1 2]
+
+A pipeline config names the configs of each stage:
+
+    name = 'offline'
+    teachers = dict(mnist='configs/teachers/offline_mnist_resnet18.py', ...)
+    joint_teacher = 'configs/mlfd/joint_offline.py'          # optional
+    students = dict(mnist='configs/mlfd/student_offline_mnist.py', ...)  # optional
+
+Every stage runs in its own process (tools/train.py, then tools/test.py on
+its best checkpoint) under ``<work_dir>/seed<k>/<stage>``. A stage that
+finished leaves ``stage.json`` and is skipped next time; one that was killed
+resumes from its last checkpoint. ``<work_dir>/results.md`` is the paper's
+table: per dataset, the dataset-specific model, the joint teacher and the
+student, with the student's gain (mean ± std over seeds).
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import statistics
+import subprocess
+import sys
+import time
+
+REPO = osp.abspath(osp.join(osp.dirname(__file__), '..'))
+sys.path.insert(0, REPO)
+import mlfd_mm  # noqa: E402,F401
+from mmengine.config import Config  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Run the MLFD pipeline')
+    parser.add_argument('config', help='pipeline config (configs/pipelines/)')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0])
+    parser.add_argument('--work-dir', help='default: work_dirs/<name>')
+    parser.add_argument(
+        '--cfg-options', nargs='+', default=[],
+        help='passed to tools/train.py of every stage')
+    return parser.parse_args(argv)
+
+
+class Stage:
+    """One train-then-test step of the pipeline.
+
+    Args:
+        key (str): 'teachers/mnist', 'joint', 'students/mnist'.
+        config (str): the stage's training config.
+        work_dir (str): where it trains.
+        overrides (callable): ``fn(cfg, done) -> None`` that writes the
+            checkpoints of finished stages (``done``: key -> stage record)
+            into the config before it is saved for this stage.
+    """
+
+    def __init__(self, key, config, work_dir, overrides=None):
+        self.key = key
+        self.config = config
+        self.work_dir = work_dir
+        self.overrides = overrides
+        self.record_file = osp.join(work_dir, 'stage.json')
+
+    def finished(self):
+        if not osp.isfile(self.record_file):
+            return None
+        with open(self.record_file) as f:
+            record = json.load(f)
+        return record if osp.isfile(record.get('checkpoint', '')) else None
+
+    def run(self, seed, done, extra_options):
+        os.makedirs(self.work_dir, exist_ok=True)
+        if not osp.isfile(self.config):
+            raise FileNotFoundError(
+                f'stage {self.key}: config file does not exist: '
+                f'{self.config!r}')
+        cfg = Config.fromfile(self.config)
+        if self.overrides is not None:
+            self.overrides(cfg, done)
+        cfg.randomness = dict(cfg.get('randomness') or {}, seed=seed)
+        stage_cfg = osp.join(self.work_dir, 'config.py')
+        cfg.dump(stage_cfg)
+        train = [sys.executable, osp.join(REPO, 'tools/train.py'), stage_cfg,
+                 '--work-dir', self.work_dir]
+        if _has_checkpoint(self.work_dir):
+            train.append('--resume')  # a killed run goes on where it was
+        if extra_options:
+            train += ['--cfg-options', *extra_options]
+        _call(train, osp.join(self.work_dir, 'train.out'))
+        checkpoint = _best_checkpoint(self.work_dir)
+        metrics_file = osp.join(self.work_dir, 'test_metrics.json')
+        _call([sys.executable, osp.join(REPO, 'tools/test.py'), stage_cfg,
+               checkpoint, '--work-dir', self.work_dir, '--out',
+               metrics_file], osp.join(self.work_dir, 'test.out'))
+        with open(metrics_file) as f:
+            metrics = json.load(f)
+        record = dict(key=self.key, seed=seed, checkpoint=checkpoint,
+                      config=stage_cfg, metrics=metrics)
+        tmp = self.record_file + '.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(record, f, indent=2)
+        os.replace(tmp, self.record_file)
+        return record
+
+
+def _has_checkpoint(work_dir):
+    return osp.isfile(osp.join(work_dir, 'last_checkpoint'))
+
+
+def _best_checkpoint(work_dir):
+    for name in ('best.pth', 'last_checkpoint'):
+        path = osp.join(work_dir, name)
+        if name == 'last_checkpoint' and osp.isfile(path):
+            with open(path) as f:
+                path = f.read().strip()
+        if osp.isfile(path):
+            return osp.realpath(path)
+    raise FileNotFoundError(f'no checkpoint was written in {work_dir!r}')
+
+
+def _call(cmd, log_file):
+    with open(log_file, 'w') as log:
+        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT,
+                              cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO))
+    if proc.returncode != 0:
+        with open(log_file) as f:
+            tail = ''.join(f.readlines()[-30:])
+        raise RuntimeError(
+            f'command failed ({proc.returncode}): {" ".join(cmd)}\n'
+            f'last lines of {log_file}:\n{tail}')
+
+
+def _set_teacher_checkpoints(cfg, done):
+    """Joint teacher: each frozen teacher gets its stage-1 checkpoint."""
+    for teacher in cfg.model.teachers:
+        key = f'teachers/{teacher["name"]}'
+        if key not in done:
+            raise KeyError(
+                f'joint teacher names teacher {teacher["name"]!r} but the '
+                f'pipeline has no stage-1 teacher of that name (have: '
+                f'{sorted(k for k in done if k.startswith("teachers/"))})')
+        teacher['checkpoint'] = done[key]['checkpoint']
+        teacher['config'] = done[key]['config']
+
+
+def _set_joint_checkpoint(cfg, done):
+    """Student: the distiller's joint teacher is the stage-2 run's config
+    (its teachers' checkpoints already resolved) and best checkpoint."""
+    cfg.model.teacher.checkpoint = done['joint']['checkpoint']
+    cfg.model.teacher.config = done['joint']['config']
+
+
+def build_stages(pipe, seed_dir):
+    stages = [Stage(f'teachers/{name}', path,
+                    osp.join(seed_dir, 'teachers', name))
+              for name, path in pipe.teachers.items()]
+    if pipe.get('joint_teacher'):
+        stages.append(Stage('joint', pipe.joint_teacher,
+                            osp.join(seed_dir, 'joint'),
+                            _set_teacher_checkpoints))
+    for name, path in (pipe.get('students') or {}).items():
+        stages.append(Stage(f'students/{name}', path,
+                            osp.join(seed_dir, 'students', name),
+                            _set_joint_checkpoint))
+    return stages
+
+
+def _acc(metrics, dataset, topk):
+    """acc@k of ``dataset`` from a single- or multi-dataset metrics dict."""
+    for key in (f'{dataset}/accuracy_top{topk}', f'accuracy/top{topk}'):
+        if key in metrics:
+            return float(metrics[key])
+    return None
+
+
+def _fmt(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return '-'
+    if len(values) == 1:
+        return f'{values[0]:.2f}'
+    return f'{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}'
+
+
+def write_results(pipe, records, seeds, path):
+    """records: seed -> key -> stage record. Writes and returns markdown."""
+    has_joint = bool(pipe.get('joint_teacher'))
+    has_students = bool(pipe.get('students'))
+    header = ['dataset', 'specific acc@1', 'specific acc@5']
+    if has_joint:
+        header += ['joint acc@1', 'joint acc@5']
+    if has_students:
+        header += ['student acc@1', 'student acc@5', 'gain acc@1']
+    lines = [f'# {pipe.name}: results over seeds {seeds}', '',
+             '| ' + ' | '.join(header) + ' |',
+             '|' + '---|' * len(header)]
+    gains_all = []
+    for name in pipe.teachers:
+        def per_seed(key, topk, dataset=name):
+            return [_acc(records[s][key]['metrics'], dataset, topk)
+                    if key in records[s] else None for s in seeds]
+        base1 = per_seed(f'teachers/{name}', 1)
+        row = [name, _fmt(base1), _fmt(per_seed(f'teachers/{name}', 5))]
+        if has_joint:
+            row += [_fmt(per_seed('joint', 1)), _fmt(per_seed('joint', 5))]
+        if has_students:
+            stud1 = per_seed(f'students/{name}', 1)
+            gains = [s - b for s, b in zip(stud1, base1)
+                     if s is not None and b is not None]
+            gains_all += gains
+            row += [_fmt(stud1), _fmt(per_seed(f'students/{name}', 5)),
+                    (_fmt(gains) if gains else '-')]
+        lines.append('| ' + ' | '.join(row) + ' |')
+    if has_students and gains_all:
+        lines += ['', f'Mean student gain over datasets and seeds: '
+                  f'{statistics.mean(gains_all):+.2f} acc@1 points.']
+    text = '\n'.join(lines) + '\n'
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        f.write(text)
+    os.replace(tmp, path)
+    return text
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    pipe = Config.fromfile(args.config)
+    for key in ('name', 'teachers'):
+        if key not in pipe:
+            raise KeyError(f'{args.config}: pipeline config needs `{key}`')
+    work_dir = args.work_dir or osp.join('work_dirs', pipe.name)
+    plan = [(seed, stage) for seed in args.seeds
+            for stage in build_stages(pipe, osp.join(work_dir, f'seed{seed}'))]
+    records = {seed: {} for seed in args.seeds}
+    start = time.time()
+    for i, (seed, stage) in enumerate(plan):
+        elapsed = time.strftime('%H:%M:%S', time.gmtime(time.time() - start))
+        done = stage.finished()
+        status = 'already done, skipped' if done else 'running'
+        print(f'[{i + 1}/{len(plan)}] seed {seed} {stage.key}: {status} '
+              f'(elapsed {elapsed}, {len(plan) - i - 1} stages left after '
+              'this)', flush=True)
+        if done is None:
+            done = stage.run(seed, records[seed], args.cfg_options)
+        records[seed][stage.key] = done
+    results = osp.join(work_dir, 'results.md')
+    text = write_results(pipe, records, args.seeds, results)
+    print(text)
+    print(f'written to {results}')
+    return records
+
+
+if __name__ == '__main__':
+    main()
