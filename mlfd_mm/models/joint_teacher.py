@@ -1,0 +1,318 @@
+"""JointTeacher: frozen teachers fused, with one head per dataset."""
+import copy
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModel
+from mmengine.registry import MODELS
+
+from .teachers import LevelSpec
+
+
+@MODELS.register_module()
+class JointTeacher(BaseModel):
+    """The joint teacher of MLFD (stage 2).
+
+    m frozen teachers (:class:`FrozenTeacher`) give features at k levels;
+    a fusion neck merges them into k joint levels; a multi-dataset head
+    classifies each sample with its own dataset's classifier. Only the neck
+    and the head learn.
+
+    Args:
+        teachers (list[dict]): One dict per teacher with the arguments of
+            :class:`FrozenTeacher` (``name``, ``config``, ``checkpoint``, and
+            optionally ``levels``, ``num_segments``, ``input_size``,
+            ``type``). A teacher without a name is named after its config
+            file, or ``teacher<i>`` for a config dict; names must be unique.
+        levels (str | Sequence[int]): Levels of every teacher that does not
+            give its own. Defaults to ``'L3'``. Every teacher must end up with
+            the same number of levels.
+        fusion (dict): Config of the fusion neck; its ``in_channels`` (per
+            level, per teacher) are set here. Defaults to
+            ``ConcatFusionNeck(width=256)``.
+        head (dict): Config of the head; ``num_classes``, ``in_channels``,
+            ``dataset_names`` and ``num_segments`` are set here unless given.
+            Defaults to ``MultiDatasetClsHead``.
+        dataset_names (Sequence[str], optional): The datasets, in the order
+            of the heads. Defaults to the teachers' names.
+        num_classes (Sequence[int], optional): Classes per dataset. Defaults
+            to ``head['num_classes']``, else to each teacher's head config
+            (only when there is one dataset per teacher).
+        data_preprocessor (dict, optional): Defaults to mmpretrain's
+            ClsDataPreprocessor without mean/std: the teachers receive raw
+            0..255 pixels and normalise them themselves.
+        init_cfg (dict, optional): Initialisation of the neck and head; it
+            never reaches the teachers.
+
+    Each sample's dataset comes from its data sample's metainfo
+    (``dataset_name`` when it is one of ``dataset_names``, else
+    ``dataset_idx``), as :class:`MultiDatasetWrapper` sets them.
+    """
+
+    def __init__(self,
+                 teachers: Sequence[dict],
+                 levels: LevelSpec = 'L3',
+                 fusion: dict = dict(type='ConcatFusionNeck', width=256),
+                 head: dict = dict(type='MultiDatasetClsHead'),
+                 dataset_names: Optional[Sequence[str]] = None,
+                 num_classes: Optional[Sequence[int]] = None,
+                 data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+                 init_cfg: Optional[dict] = None):
+        if data_preprocessor is None:
+            data_preprocessor = dict(
+                type='ClsDataPreprocessor', _scope_='mmpretrain')
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self._check_preprocessor()
+        if not teachers:
+            raise ValueError('JointTeacher needs at least one teacher')
+
+        built = []
+        for i, teacher_cfg in enumerate(teachers):
+            if isinstance(teacher_cfg, nn.Module):
+                built.append(teacher_cfg)
+                continue
+            cfg = dict(teacher_cfg)
+            cfg.setdefault('type', 'FrozenTeacher')
+            cfg.setdefault('levels', levels)
+            if not cfg.get('name') and not isinstance(cfg.get('config'), str):
+                # A config file names its teacher (its stem); a dict doesn't.
+                cfg['name'] = f'teacher{i}'
+            built.append(MODELS.build(cfg))
+        self.teachers = nn.ModuleList(built)
+        self._check_teachers()
+
+        names = [t.name for t in self.teachers]
+        self.dataset_names: List[str] = list(dataset_names or names)
+        if len(set(self.dataset_names)) != len(self.dataset_names):
+            raise ValueError(
+                f'JointTeacher: dataset names must be unique, got '
+                f'{self.dataset_names}')
+        self.num_segments: int = self.teachers[0].num_segments
+
+        fusion = copy.deepcopy(dict(fusion))
+        fusion['in_channels'] = [[t.out_channels[level] for t in self.teachers]
+                                 for level in range(self.num_levels)]
+        self.neck = MODELS.build(fusion)
+        self.level_channels: List[int] = list(
+            getattr(self.neck, 'out_channels', []))
+
+        head = copy.deepcopy(dict(head))
+        self.num_classes: List[int] = self._resolve_num_classes(
+            num_classes, head.pop('num_classes', None))
+        head['num_classes'] = self.num_classes
+        head['dataset_names'] = self.dataset_names
+        head['num_segments'] = self.num_segments
+        if 'in_channels' not in head:
+            if not self.level_channels:
+                raise ValueError(
+                    f'JointTeacher: fusion neck {type(self.neck).__name__} '
+                    'has no `out_channels`; give head.in_channels')
+            head['in_channels'] = self.level_channels[-1]
+        self.head = MODELS.build(head)
+
+    # ------------------------------------------------------------------
+    # construction checks
+    # ------------------------------------------------------------------
+    def _check_teachers(self):
+        names = [t.name for t in self.teachers]
+        if len(set(names)) != len(names):
+            raise ValueError(f'JointTeacher: teacher names must be unique, '
+                             f'got {names}')
+        first = self.teachers[0]
+        for other in self.teachers[1:]:
+            if other.num_segments != first.num_segments:
+                raise ValueError(
+                    f'teachers {first.name!r} and {other.name!r} have '
+                    f'different segment counts: {first.num_segments} vs '
+                    f'{other.num_segments}; all teachers must see the same '
+                    'clips')
+            if len(other.levels) != len(first.levels):
+                raise ValueError(
+                    f'teachers {first.name!r} and {other.name!r} give '
+                    f'different numbers of levels: {first.levels} vs '
+                    f'{other.levels}')
+
+    def _check_preprocessor(self):
+        # A dataset _base_ with a top-level data_preprocessor (mean/std,
+        # to_rgb) reaches the model through mmengine's Runner; the teachers
+        # would then normalise (or flip) twice.
+        prep = self.data_preprocessor
+        normalises = getattr(prep, '_enable_normalize', False)
+        flips = bool(getattr(prep, 'to_rgb', False)
+                     or getattr(prep, '_channel_conversion', False))
+        if normalises or flips:
+            raise ValueError(
+                f'JointTeacher: its data_preprocessor '
+                f'({type(prep).__name__}) normalises or flips channels, but '
+                'each teacher applies its own mean/std and channel order to '
+                'raw pixels; use one without mean/std/to_rgb, e.g. '
+                "data_preprocessor=dict(type='ClsDataPreprocessor') in the "
+                'model config')
+
+    def _resolve_num_classes(self, num_classes, head_num_classes):
+        if num_classes is not None and head_num_classes is not None and list(
+                num_classes) != list(head_num_classes):
+            raise ValueError(
+                f'JointTeacher: num_classes={list(num_classes)} but '
+                f'head.num_classes={list(head_num_classes)}')
+        num_classes = num_classes if num_classes is not None else (
+            head_num_classes)
+        if num_classes is None:
+            if len(self.dataset_names) != len(self.teachers):
+                raise ValueError(
+                    f'JointTeacher: {len(self.dataset_names)} datasets '
+                    f'{self.dataset_names} for {len(self.teachers)} teachers: '
+                    'give num_classes (one per dataset)')
+            num_classes = [t.num_classes for t in self.teachers]
+            unknown = [t.name for t in self.teachers if t.num_classes is None]
+            if unknown:
+                raise ValueError(
+                    f'JointTeacher: teachers {unknown} have no head '
+                    'num_classes in their config; give num_classes')
+        if isinstance(num_classes, int):
+            num_classes = [num_classes]
+        if len(num_classes) != len(self.dataset_names):
+            raise ValueError(
+                f'JointTeacher: {len(num_classes)} heads (num_classes='
+                f'{list(num_classes)}) for {len(self.dataset_names)} datasets '
+                f'{self.dataset_names}')
+        return [int(k) for k in num_classes]
+
+    def init_weights(self):
+        """Initialise the neck and head; the teachers keep their checkpoints.
+
+        mmengine applies an ``init_cfg`` to every submodule, so the teachers
+        are taken out of the module tree while it runs.
+        """
+        teachers = self._modules.pop('teachers')
+        try:
+            super().init_weights()
+        finally:
+            self._modules['teachers'] = teachers
+
+    # ------------------------------------------------------------------
+    # features
+    # ------------------------------------------------------------------
+    @property
+    def num_levels(self) -> int:
+        return len(self.teachers[0].levels)
+
+    def _teacher_features(
+            self,
+            inputs: torch.Tensor,
+            data_samples: Optional[list] = None) -> List[List[torch.Tensor]]:
+        """Every teacher's maps: ``feats[t][l]``, (B*S, C_tl, H_tl, W_tl).
+
+        The one place that produces teacher features, so that features read
+        from a cache (through ``data_samples``) replace the teachers' forward
+        here and nowhere else.
+        """
+        return [teacher(inputs) for teacher in self.teachers]
+
+    def extract_feat(self,
+                     inputs: torch.Tensor,
+                     data_samples: Optional[list] = None) -> tuple:
+        """Joint features.
+
+        Args:
+            inputs (Tensor): Raw pixels, (B, 3, H, W), or (B, S, 3, H, W) for
+                clips.
+            data_samples (list, optional): Passed on to
+                :meth:`_teacher_features`.
+
+        Returns:
+            tuple[Tensor]: One (B*S, level_channels[l], H_l, W_l) map per
+            joint level, shallow to deep.
+        """
+        per_teacher = self._teacher_features(inputs, data_samples)
+        per_level = [[feats[level] for feats in per_teacher]
+                     for level in range(self.num_levels)]
+        return tuple(self.neck(per_level))
+
+    # ------------------------------------------------------------------
+    # samples -> datasets
+    # ------------------------------------------------------------------
+    def dataset_indices(self, data_samples: Sequence) -> torch.Tensor:
+        """(B, ) dataset index of each sample, from its metainfo."""
+        if data_samples is None:
+            raise ValueError(
+                'JointTeacher needs data samples carrying dataset_idx / '
+                'dataset_name (wrap the datasets in MultiDatasetWrapper)')
+        indices = []
+        for sample in data_samples:
+            meta = sample.metainfo
+            name = meta.get('dataset_name')
+            if name in self.dataset_names:
+                indices.append(self.dataset_names.index(name))
+                continue
+            idx = meta.get('dataset_idx')
+            if idx is None:
+                raise ValueError(
+                    'a data sample has no dataset_idx / dataset_name in its '
+                    'metainfo: wrap the datasets in MultiDatasetWrapper')
+            if not 0 <= int(idx) < len(self.dataset_names):
+                raise ValueError(
+                    f'dataset_idx {int(idx)} (dataset_name {name!r}) is not '
+                    f'one of the joint teacher\'s datasets '
+                    f'{self.dataset_names}')
+            indices.append(int(idx))
+        return torch.tensor(indices, dtype=torch.long)
+
+    @staticmethod
+    def _labels(data_samples: Sequence) -> torch.Tensor:
+        labels = []
+        for sample in data_samples:
+            label = sample.gt_label
+            labels.append(int(label.reshape(-1)[0]) if isinstance(
+                label, torch.Tensor) else int(label))
+        return torch.tensor(labels, dtype=torch.long)
+
+    # ------------------------------------------------------------------
+    # modes
+    # ------------------------------------------------------------------
+    def forward(self,
+                inputs: torch.Tensor,
+                data_samples: Optional[list] = None,
+                mode: str = 'tensor'):
+        """``mode``: ``'loss'`` (dict of losses), ``'predict'`` (data
+        samples with scores of their own head) or ``'tensor'``
+        (``dict(features=joint maps per level, logits=per-head logits)``)."""
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            feats = self.extract_feat(inputs, data_samples)
+            return dict(features=feats, logits=self.head(feats))
+        raise RuntimeError(f'Invalid mode "{mode}": loss, predict or tensor')
+
+    def loss(self, inputs: torch.Tensor,
+             data_samples: Sequence) -> Dict[str, torch.Tensor]:
+        """Each sample's cross-entropy on its own dataset's head.
+
+        Returns:
+            dict: ``loss_<dataset>`` for every dataset (see
+            :meth:`MultiDatasetClsHead.loss_by_dataset`).
+        """
+        dataset_idx = self.dataset_indices(data_samples)
+        labels = self._labels(data_samples)
+        feats = self.extract_feat(inputs, data_samples)
+        device = feats[-1].device
+        return self.head.loss(feats, labels.to(device),
+                              dataset_idx.to(device))
+
+    def predict(self, inputs: torch.Tensor, data_samples: Sequence) -> list:
+        """Set ``pred_score`` / ``pred_label`` of each sample's own head and
+        its ``dataset_name`` / ``dataset_idx``; return the samples."""
+        dataset_idx = self.dataset_indices(data_samples)
+        feats = self.extract_feat(inputs, data_samples)
+        scores = self.head.predict_scores(feats, dataset_idx)
+        for sample, idx, score in zip(data_samples, dataset_idx.tolist(),
+                                      scores):
+            sample.set_pred_score(score)
+            sample.set_pred_label(score.argmax(dim=-1, keepdim=True))
+            sample.set_metainfo(
+                dict(dataset_idx=idx, dataset_name=self.dataset_names[idx]))
+        return list(data_samples)

@@ -1,0 +1,363 @@
+"""JointTeacher, ConcatFusionNeck and MultiDatasetClsHead on tiny random
+teachers, and a 2-iteration Runner training of a joint teacher."""
+import mlfd_mm  # noqa: F401  (compat fixes before torchvision)
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.registry import MODELS, DefaultScope
+from mmpretrain.structures import DataSample
+
+from mlfd_mm.models import ConcatFusionNeck, JointTeacher
+
+
+@pytest.fixture(autouse=True, scope='module')
+def one_thread():
+    """Tiny models: more threads only contend on a shared 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_resnet_cifar(num_classes):
+    """ResNet_CIFAR-18, 4/8/16/32 channels at 32/16/8/4 px for 32 px in."""
+    return dict(
+        type='ImageClassifier', _scope_='mmpretrain',
+        backbone=dict(type='ResNet_CIFAR', depth=18, stem_channels=8,
+                      base_channels=4),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=num_classes,
+                  in_channels=32))
+
+
+def tiny_resnet(num_classes):
+    """ResNet-18 with 8/16/32/64 channels at 8/4/2/1 px for 32 px in."""
+    return dict(
+        type='ImageClassifier', _scope_='mmpretrain',
+        backbone=dict(type='ResNet', depth=18, stem_channels=8,
+                      base_channels=8),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=num_classes,
+                  in_channels=64),
+        data_preprocessor=dict(mean=[120., 110., 100.], std=[60., 60., 60.]))
+
+
+def save_checkpoint(model_cfg, path, seed):
+    torch.manual_seed(seed)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(model_cfg)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.5, 2)
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, str(path))
+    return {k[len('backbone.'):]: v.clone()
+            for k, v in model.state_dict().items()
+            if k.startswith('backbone.')}
+
+
+@pytest.fixture(scope='module')
+def checkpoints(tmp_path_factory):
+    """Two teachers of different architectures: 'digits' (3 classes,
+    ResNet_CIFAR) and 'shapes' (5 classes, ResNet with its own mean/std)."""
+    root = tmp_path_factory.mktemp('teachers')
+    states = {}
+    states['digits'] = save_checkpoint(tiny_resnet_cifar(3),
+                                       root / 'digits.pth', seed=1)
+    states['shapes'] = save_checkpoint(tiny_resnet(5), root / 'shapes.pth',
+                                       seed=2)
+    teachers = [
+        dict(name='digits', config=tiny_resnet_cifar(3),
+             checkpoint=str(root / 'digits.pth')),
+        dict(name='shapes', config=tiny_resnet(5),
+             checkpoint=str(root / 'shapes.pth')),
+    ]
+    return teachers, states
+
+
+def make_joint(teachers, **kwargs):
+    kwargs.setdefault('levels', 'L2')
+    kwargs.setdefault('fusion', dict(type='ConcatFusionNeck', width=8))
+    return JointTeacher(teachers=teachers, **kwargs)
+
+
+def samples(dataset_idx, labels, names=None):
+    out = []
+    for i, label in zip(dataset_idx, labels):
+        sample = DataSample().set_gt_label(label)
+        meta = dict(dataset_idx=i)
+        if names is not None:
+            meta['dataset_name'] = names[i]
+        sample.set_metainfo(meta)
+        out.append(sample)
+    return out
+
+
+def test_tensor_mode(checkpoints):
+    teachers, _ = checkpoints
+    joint = make_joint(teachers, fusion=dict(
+        type='ConcatFusionNeck', width=8, out_channels=[12, 20]))
+    assert joint.dataset_names == ['digits', 'shapes']
+    assert joint.num_classes == [3, 5]
+    assert joint.level_channels == [12, 20]
+    # digits L2 = 8x8 and 4x4 maps, shapes L2 = 2x2 and 1x1: aligned to the
+    # smallest.
+    assert [t.spatial_sizes for t in joint.teachers] == [
+        [(8, 8), (4, 4)], [(2, 2), (1, 1)]]
+    joint.eval()
+    out = joint(torch.rand(3, 3, 32, 32) * 255, mode='tensor')
+    assert [tuple(f.shape) for f in out['features']] == [(3, 12, 2, 2),
+                                                         (3, 20, 1, 1)]
+    assert [tuple(x.shape) for x in out['logits']] == [(3, 3), (3, 5)]
+    assert all(torch.isfinite(x).all() for x in out['logits'])
+
+
+def test_loss_gradients_reach_only_neck_and_head(checkpoints):
+    teachers, _ = checkpoints
+    joint = make_joint(teachers, head=dict(
+        type='MultiDatasetClsHead', dropout=0.2, label_smoothing=0.1))
+    joint.train()
+    data = samples([0, 1, 1, 0], [2, 4, 0, 1])
+    losses = joint(torch.rand(4, 3, 32, 32) * 255, data, mode='loss')
+    assert set(losses) == {'loss_digits', 'loss_shapes'}
+    total = sum(losses.values())
+    assert torch.isfinite(total) and total > 0
+    total.backward()
+    for name, param in joint.named_parameters():
+        if name.startswith('teachers.'):
+            assert param.grad is None, name
+        else:
+            assert param.grad is not None and torch.isfinite(
+                param.grad).all(), name
+    assert joint.neck.fusions[0].project[0][1].weight.grad.abs().sum() > 0
+    assert all(fc.weight.grad.abs().sum() > 0 for fc in joint.head.fcs)
+
+
+def test_loss_is_each_samples_own_head(checkpoints):
+    teachers, _ = checkpoints
+    joint = make_joint(teachers).eval()
+    inputs = torch.rand(4, 3, 32, 32) * 255
+    data = samples([0, 1, 1, 0], [2, 4, 0, 1])
+    logits = joint(inputs, mode='tensor')['logits']
+    losses = joint.loss(inputs, data)
+    ce = torch.nn.functional.cross_entropy
+    expected_digits = ce(logits[0][[0, 3]], torch.tensor([2, 1]),
+                         reduction='sum') / 4
+    expected_shapes = ce(logits[1][[1, 2]], torch.tensor([4, 0]),
+                         reduction='sum') / 4
+    torch.testing.assert_close(losses['loss_digits'], expected_digits)
+    torch.testing.assert_close(losses['loss_shapes'], expected_shapes)
+
+
+def test_batch_of_one_dataset_backprops_without_nan(checkpoints):
+    teachers, _ = checkpoints
+    joint = make_joint(teachers).train()
+    losses = joint.loss(torch.rand(3, 3, 32, 32) * 255,
+                        samples([1, 1, 1], [0, 3, 4]))
+    assert losses['loss_digits'].item() == 0.0
+    total = sum(losses.values())
+    assert torch.isfinite(total) and total > 0
+    total.backward()
+    digits_fc, shapes_fc = joint.head.fcs
+    assert torch.count_nonzero(digits_fc.weight.grad) == 0
+    assert torch.isfinite(shapes_fc.weight.grad).all()
+    assert shapes_fc.weight.grad.abs().sum() > 0
+
+
+def test_predict_uses_own_head(checkpoints):
+    teachers, _ = checkpoints
+    joint = make_joint(teachers).eval()
+    # Head 0 always says class 1 of 3; head 1 always says class 4 of 5.
+    for fc, winner in zip(joint.head.fcs, (1, 4)):
+        torch.nn.init.zeros_(fc.weight)
+        torch.nn.init.zeros_(fc.bias)
+        fc.bias.data[winner] = 5.0
+    # The name wins over the index: the wrapper may order datasets
+    # differently from the joint teacher.
+    data = samples([0, 1, 1], [0, 2, 3])
+    data[2].set_metainfo(dict(dataset_idx=0, dataset_name='shapes'))
+    out = joint(torch.rand(3, 3, 32, 32) * 255, data, mode='predict')
+    assert [s.dataset_name for s in out] == ['digits', 'shapes', 'shapes']
+    assert [s.dataset_idx for s in out] == [0, 1, 1]
+    assert [len(s.pred_score) for s in out] == [3, 5, 5]
+    assert [int(s.pred_label) for s in out] == [1, 4, 4]
+    torch.testing.assert_close(out[0].pred_score.sum(), torch.tensor(1.))
+
+
+def test_label_outside_head(checkpoints):
+    teachers, _ = checkpoints
+    joint = make_joint(teachers)
+    with pytest.raises(ValueError,
+                       match=r"label 3 of dataset 'digits'.*num_classes=3"):
+        joint.loss(torch.rand(2, 3, 32, 32) * 255, samples([0, 1], [3, 3]))
+    with pytest.raises(ValueError, match=r"dataset_idx 2.*\['digits', "
+                       r"'shapes'\]"):
+        joint.loss(torch.rand(1, 3, 32, 32) * 255, samples([2], [0]))
+
+
+def test_heads_must_match_datasets(checkpoints):
+    teachers, _ = checkpoints
+    with pytest.raises(ValueError, match=r"1 heads \(num_classes=\[3\]\) for "
+                       r"2 datasets \['digits', 'shapes'\]"):
+        make_joint(teachers, num_classes=[3])
+    with pytest.raises(ValueError, match=r"3 heads.*2 datasets"):
+        make_joint(teachers, head=dict(type='MultiDatasetClsHead',
+                                       num_classes=[3, 5, 7]))
+    # One dataset seen by both teachers (same-dataset joint teacher).
+    joint = make_joint(teachers, dataset_names=['cifar'], num_classes=[10])
+    assert joint.num_classes == [10] and joint.dataset_names == ['cifar']
+
+
+def test_normalising_preprocessor_refused(checkpoints):
+    teachers, _ = checkpoints
+    with pytest.raises(ValueError, match='each teacher applies its own'):
+        make_joint(teachers, data_preprocessor=dict(
+            type='ClsDataPreprocessor', _scope_='mmpretrain',
+            mean=[1., 2., 3.], std=[1., 1., 1.]))
+
+
+def test_different_segment_counts(checkpoints):
+    teachers, _ = checkpoints
+    clips = [dict(teachers[0], num_segments=2),
+             dict(teachers[1], num_segments=4)]
+    with pytest.raises(ValueError, match=r"'digits' and 'shapes'.*2 vs 4"):
+        make_joint(clips)
+
+
+def test_clips_consensus(checkpoints):
+    teachers, _ = checkpoints
+    joint = make_joint([dict(t, num_segments=2) for t in teachers]).eval()
+    clips = torch.rand(3, 2, 3, 32, 32) * 255
+    out = joint(clips, mode='tensor')
+    assert tuple(out['features'][-1].shape) == (6, 8, 1, 1)
+    assert [tuple(x.shape) for x in out['logits']] == [(3, 3), (3, 5)]
+    # Consensus = mean of the per-frame logits.
+    frames = torch.stack([clips[:, 0], clips[:, 1]], dim=1).flatten(0, 1)
+    pooled = out['features'][-1].flatten(1)
+    per_frame = joint.head.fcs[1](pooled).view(3, 2, 5)
+    torch.testing.assert_close(out['logits'][1], per_frame.mean(1))
+    assert frames.shape == (6, 3, 32, 32)
+
+
+def test_clips_through_mmaction_preprocessor(checkpoints):
+    from mmaction.structures import ActionDataSample
+    teachers, _ = checkpoints
+    joint = make_joint(
+        [dict(t, num_segments=4) for t in teachers],
+        data_preprocessor=dict(type='ActionDataPreprocessor',
+                               _scope_='mmaction', format_shape='NCHW'))
+    data_samples = []
+    for idx, label in ((0, 2), (1, 4)):
+        sample = ActionDataSample().set_gt_label(label)
+        sample.set_metainfo(dict(dataset_idx=idx))
+        data_samples.append(sample)
+    batch = dict(inputs=[torch.randint(0, 256, (4, 3, 32, 32),
+                                       dtype=torch.uint8) for _ in range(2)],
+                 data_samples=data_samples)
+    out = joint.val_step(batch)
+    assert [type(s) for s in out] == [ActionDataSample] * 2
+    assert [len(s.pred_score) for s in out] == [3, 5]
+    assert [s.dataset_name for s in out] == ['digits', 'shapes']
+    optim = torch.optim.SGD(
+        [p for p in joint.parameters() if p.requires_grad], lr=0.1)
+    from mmengine.optim import OptimWrapper
+    log_vars = joint.train_step(batch, OptimWrapper(optim))
+    assert set(log_vars) == {'loss', 'loss_digits', 'loss_shapes'}
+    assert torch.isfinite(log_vars['loss'])
+
+
+def test_init_cfg_never_reaches_teachers(checkpoints):
+    teachers, states = checkpoints
+    joint = make_joint(
+        teachers, init_cfg=dict(type='Constant', val=0.5, layer='Conv2d'))
+    joint.init_weights()
+    for teacher in joint.teachers:
+        for key, value in teacher.backbone.state_dict().items():
+            assert torch.equal(value, states[teacher.name][key]), key
+    assert torch.all(joint.neck.fusions[0].project[0][1].weight == 0.5)
+
+
+def test_fusion_aligns_sizes():
+    neck = ConcatFusionNeck([[4, 6], [8, 10]], width=5, out_channels=7)
+    level0 = [torch.rand(2, 4, 16, 16), torch.rand(2, 6, 8, 8)]
+    level1 = [torch.rand(2, 8, 8, 8), torch.rand(2, 10, 4, 4)]
+    assert [tuple(x.shape) for x in neck([level0, level1])] == [
+        (2, 7, 8, 8), (2, 7, 4, 4)]
+    up = ConcatFusionNeck([[4, 6], [8, 10]], width=5, align='max')
+    assert [tuple(x.shape) for x in up([level0, level1])] == [
+        (2, 5, 16, 16), (2, 5, 8, 8)]
+    # Levels 12 -> 4 px: not a stride-2 step, pooled instead.
+    odd = ConcatFusionNeck([[4], [8]], width=5)
+    out = odd([[torch.rand(2, 4, 12, 12)], [torch.rand(2, 8, 4, 4)]])
+    assert tuple(out[1].shape) == (2, 5, 4, 4)
+    with pytest.raises(ValueError, match='one entry per teacher'):
+        ConcatFusionNeck([[4, 6], [8]])
+
+
+# ----------------------------------------------------------------------
+# end to end with mmengine's Runner
+# ----------------------------------------------------------------------
+def write_image_folder(root, num_classes, per_class, seed):
+    rng = np.random.default_rng(seed)
+    for c in range(num_classes):
+        folder = root / f'class{c}'
+        folder.mkdir(parents=True)
+        for i in range(per_class):
+            image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+            cv2.imwrite(str(folder / f'{i}.png'), image)
+    return str(root)
+
+
+def test_runner_trains_joint_teacher(tmp_path, checkpoints):
+    from mmengine.runner import Runner
+    teachers, states = checkpoints
+    roots = [write_image_folder(tmp_path / 'digits', 3, 2, seed=0),
+             write_image_folder(tmp_path / 'shapes', 5, 2, seed=1)]
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+    wrapper = dict(
+        type='MultiDatasetWrapper', names=['digits', 'shapes'],
+        datasets=[dict(type='CustomDataset', data_root=r, pipeline=pipeline)
+                  for r in roots])
+    runner = Runner(
+        model=dict(
+            type='JointTeacher', teachers=teachers, levels='L2',
+            fusion=dict(type='ConcatFusionNeck', width=8),
+            head=dict(type='MultiDatasetClsHead', dropout=0.1,
+                      label_smoothing=0.1)),
+        work_dir=str(tmp_path / 'work'),
+        train_dataloader=dict(
+            batch_size=4, num_workers=0, dataset=wrapper,
+            sampler=dict(type='MultiDatasetSampler', ratio='uniform')),
+        val_dataloader=dict(
+            batch_size=4, num_workers=0, dataset=wrapper,
+            sampler=dict(type='DefaultSampler', shuffle=False)),
+        val_evaluator=dict(type='MultiDatasetMetric', topk=(1, 5)),
+        train_cfg=dict(by_epoch=False, max_iters=2, val_interval=2),
+        val_cfg=dict(),
+        optim_wrapper=dict(optimizer=dict(
+            type='SGD', lr=0.5, momentum=0.9, weight_decay=0.01)),
+        default_hooks=dict(
+            logger=dict(type='LoggerHook', interval=1),
+            checkpoint=dict(type='CheckpointHook', interval=2)),
+        default_scope='mmpretrain',
+        randomness=dict(seed=0),
+    )
+    neck_before = joint_neck_weight(runner.model).clone()
+    runner.train()
+    metrics = runner.val()
+    assert {'digits/accuracy_top1', 'shapes/accuracy_top1',
+            'shapes/accuracy_top5', 'mean/accuracy_top1'} <= set(metrics)
+    assert 'digits/accuracy_top5' not in metrics  # only 3 classes
+    assert 0 <= metrics['mean/accuracy_top1'] <= 100
+    assert runner.message_hub.get_scalar('val/mean/accuracy_top1')
+
+    model = runner.model
+    assert not torch.equal(joint_neck_weight(model), neck_before)
+    for teacher in model.teachers:
+        for key, value in teacher.backbone.state_dict().items():
+            assert torch.equal(value, states[teacher.name][key]), key
+
+
+def joint_neck_weight(model):
+    return model.neck.fusions[0].project[0][1].weight.detach()
