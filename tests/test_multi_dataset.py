@@ -223,3 +223,24 @@ def test_sampler_builds_from_config():
         dict(type='MultiDatasetSampler', ratio='uniform'),
         default_args=dict(dataset=wrapper, seed=1))
     assert isinstance(sampler, MultiDatasetSampler) and len(sampler) == 8
+
+
+def test_wrapper_takes_datasets_from_configs(two_datasets, tmp_path):
+    from mmengine.config import Config
+    paths = []
+    for i, dataset in enumerate(two_datasets):
+        path = tmp_path / f'teacher{i}.py'
+        Config(dict(default_scope='mmpretrain',
+                    test_dataloader=dict(dataset=dict(dataset, data_root='x')))
+               ).dump(str(path))
+        paths.append(str(path))
+    wrapper = MultiDatasetWrapper(
+        datasets=[dict(config=p, split='test', data_root=d['data_root'])
+                  for p, d in zip(paths, two_datasets)],
+        names=['pets', 'shapes'])
+    assert wrapper.dataset_sizes == [4, 3]
+    assert wrapper.metainfo['classes'][1] == ['circle', 'square', 'tri']
+    with pytest.raises(KeyError, match='val_dataloader'):
+        MultiDatasetWrapper(datasets=[dict(config=paths[0], split='val')])
+    with pytest.raises(FileNotFoundError, match='nope.py'):
+        MultiDatasetWrapper(datasets=[dict(config=str(tmp_path / 'nope.py'))])

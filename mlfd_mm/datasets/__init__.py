@@ -1,4 +1,5 @@
 """Datasets and samplers; classes are registered at import."""
+from . import offline  # noqa: F401  (builders; registers nothing)
 from .multi_dataset import MultiDatasetWrapper
 from .samplers import MultiDatasetSampler
 

@@ -1,10 +1,35 @@
 """MultiDatasetWrapper: several datasets with distinct label spaces."""
 import bisect
 import copy
+import os.path as osp
 from typing import List, Optional, Sequence, Tuple, Union
 
+from mmengine.config import Config
 from mmengine.dataset import force_full_init
 from mmengine.registry import DATASETS
+
+
+def _resolve_dataset_cfg(entry: dict) -> dict:
+    """A dataset config, or the dataset of ``entry['config']``'s split."""
+    entry = copy.deepcopy(dict(entry))
+    if 'config' not in entry:
+        return entry
+    path = entry.pop('config')
+    split = entry.pop('split', 'train')
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'MultiDatasetWrapper: dataset config file does not exist: '
+            f'{path!r}')
+    cfg = Config.fromfile(path)
+    loader = cfg.get(f'{split}_dataloader')
+    if not loader or 'dataset' not in loader:
+        raise KeyError(
+            f'MultiDatasetWrapper: {path!r} has no {split}_dataloader.dataset '
+            "(split must be 'train', 'val' or 'test')")
+    dataset = copy.deepcopy(loader['dataset'].to_dict())
+    dataset.setdefault('_scope_', cfg.get('default_scope', 'mmpretrain'))
+    dataset.update(entry)
+    return dataset
 
 
 @DATASETS.register_module()
@@ -23,7 +48,12 @@ class MultiDatasetWrapper:
             built. Configs are built with the current default scope; give a
             dataset of another library its scope, e.g.
             ``dict(type='VideoDataset', _scope_='mmaction', ...)``, so that its
-            pipeline's transforms are found too.
+            pipeline's transforms are found too. An entry
+            ``dict(config='configs/teachers/x.py', split='train', **overrides)``
+            takes the dataset of that config's ``<split>_dataloader`` (with
+            the config's ``default_scope``), so a joint config reuses each
+            teacher's own dataset definition; other keys override the
+            dataset's (e.g. ``data_root``).
         names (Sequence[str], optional): One unique name per dataset. Defaults
             to ``dataset0``, ``dataset1``, ...
         lazy_init (bool): Defer :meth:`full_init` (of the wrapper and of the
@@ -41,8 +71,8 @@ class MultiDatasetWrapper:
         if not datasets:
             raise ValueError('MultiDatasetWrapper needs at least one dataset')
         self.datasets = [
-            DATASETS.build(copy.deepcopy(d)) if isinstance(d, dict) else d
-            for d in datasets
+            DATASETS.build(_resolve_dataset_cfg(d)) if isinstance(d, dict)
+            else d for d in datasets
         ]
         if names is None:
             names = [f'dataset{i}' for i in range(len(self.datasets))]
