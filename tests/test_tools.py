@@ -28,6 +28,7 @@ train_dataloader = dict(
 val_dataloader = dict(**_loader, dataset=dict(data_root=_root))
 test_dataloader = dict(**_loader, dataset=dict(data_root=_root))
 train_cfg = dict(max_epochs={max_epochs}, val_interval=100)
+param_scheduler = [dict(type='CosineAnnealingLR', by_epoch=True, T_max=3)]
 default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=-1))
 ''')
     return str(path)
@@ -37,27 +38,55 @@ def _state(path):
     return torch.load(path, map_location='cpu', weights_only=False)
 
 
+_CRASH_HOOK = """
+import os
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+
+
+@HOOKS.register_module()
+class CrashAfterIterHook(Hook):
+    # Simulates a killed job: the process dies without any clean-up.
+    def __init__(self, after_iter):
+        self.after = after_iter
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if runner.iter + 1 >= self.after:
+            os._exit(3)
+"""
+
+
 def test_resume_continues_an_interrupted_run(tmp_path, tiny_offline_root):
+    iters_per_epoch = 100 // BATCH
+    cfg = _tiny_config(tmp_path, tiny_offline_root, 3)
     full = tmp_path / 'full'
-    run_tool(PYTHON, 'tools/train.py',
-             _tiny_config(tmp_path, tiny_offline_root, 2, 'two.py'),
-             '--work-dir', full)
+    run_tool(PYTHON, 'tools/train.py', cfg, '--work-dir', full)
+
+    (tmp_path / 'crash_hook.py').write_text(_CRASH_HOOK)
+    crashing = tmp_path / 'crashing.py'
+    crashing.write_text(
+        f"_base_ = [{cfg!r}]\n"
+        "custom_imports = dict(imports=['mlfd_mm', 'crash_hook'])\n"
+        "custom_hooks = [dict(type='CrashAfterIterHook', "
+        f"after_iter={iters_per_epoch + 2})]\n")
     part = tmp_path / 'part'
-    run_tool(PYTHON, 'tools/train.py',
-             _tiny_config(tmp_path, tiny_offline_root, 1, 'one.py'),
-             '--work-dir', part)
+    killed = run_tool(PYTHON, 'tools/train.py', crashing, '--work-dir', part,
+                      env=dict(PYTHONPATH=f'{REPO}:{tmp_path}'), check=False)
+    assert killed.returncode == 3, killed.stderr[-2000:]
+    assert (part / 'epoch_1.pth').exists()
     assert not (part / 'epoch_2.pth').exists()
-    resumed = run_tool(PYTHON, 'tools/train.py',
-                       _tiny_config(tmp_path, tiny_offline_root, 2, 'two.py'),
-                       '--work-dir', part, '--resume')
-    assert 'resumed epoch: 1' in (resumed.stdout + resumed.stderr).lower() \
-        or 'resumed' in (resumed.stdout + resumed.stderr).lower()
-    a, b = _state(full / 'epoch_2.pth'), _state(part / 'epoch_2.pth')
-    assert b['meta']['epoch'] == 2 and b['meta']['iter'] == 2 * 100 // BATCH
+
+    resumed = run_tool(PYTHON, 'tools/train.py', cfg, '--work-dir', part,
+                       '--resume')
+    assert 'resumed epoch: 1' in resumed.stdout + resumed.stderr
+    a, b = _state(full / 'epoch_3.pth'), _state(part / 'epoch_3.pth')
+    assert b['meta']['epoch'] == 3
+    assert b['meta']['iter'] == 3 * iters_per_epoch
     assert a['state_dict'].keys() == b['state_dict'].keys()
     for key, value in a['state_dict'].items():
         torch.testing.assert_close(b['state_dict'][key], value,
-                                   rtol=1e-5, atol=1e-6, msg=key)
+                                   rtol=1e-5, atol=1e-6)
 
 
 def test_test_tool_prints_and_writes_accuracy(tmp_path, tiny_offline_root):

@@ -5,3 +5,4 @@ teachers = dict(
     fashion='configs/teachers/offline_fashion_tinynet.py',
     animals='configs/teachers/offline_animals_seresnext.py',
 )
+joint_teacher = 'configs/mlfd/joint_offline.py'

@@ -1,0 +1,4 @@
+# Level ablation of the paper (T1): the joint teacher fuses feature set L1,
+# the deepest level of every teacher; everything else is joint_t1.
+_base_ = ['../joint_t1.py']
+model = dict(levels='L1')

@@ -1,0 +1,276 @@
+"""The paper's joint configs (stage 2) and the joint-on-all-datasets
+baselines build and run.
+
+Every config under ``configs/mlfd/`` and ``configs/baselines/`` whose model is
+a ``JointTeacher`` or a ``SharedBackboneClassifier`` is found by glob (the
+offline ones are trained for real elsewhere). Stage-1 checkpoints don't exist
+here: each teacher's stage-1 model is built from its config with random
+weights and saved once per session, and the joint configs point at those
+files. The models run at 64 px (the paper's 224 px is slow on a shared CPU).
+"""
+import copy
+from pathlib import Path
+
+import mlfd_mm  # noqa: F401  (compat fixes before torchvision is imported)
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import MODELS, DefaultScope
+from mmpretrain.structures import DataSample
+
+REPO = Path(__file__).resolve().parents[1]
+BUILT_TYPES = ('JointTeacher', 'SharedBackboneClassifier')
+SPLITS = {'train_dataloader': 'train', 'val_dataloader': 'val',
+          'test_dataloader': 'test'}
+INPUT_SIZE = 64
+
+
+def _find_configs():
+    found = []
+    for folder in ('mlfd', 'baselines'):
+        for path in sorted((REPO / 'configs' / folder).rglob('*.py')):
+            if 'offline' in path.stem:
+                continue
+            if Config.fromfile(str(path)).model.get('type') in BUILT_TYPES:
+                found.append(path)
+    return found
+
+
+CONFIGS = _find_configs()
+JOINT_CONFIGS = [
+    p for p in CONFIGS
+    if Config.fromfile(str(p)).model.type == 'JointTeacher'
+]
+
+# The paper's sets: config stem -> classes of each dataset, in head order.
+T1_CLASSES = [100, 200, 1000]
+PAPER_CLASSES = {
+    'joint_t1': T1_CLASSES,
+    'joint_t1_L1': T1_CLASSES,
+    'joint_t1_L2': T1_CLASSES,
+    'joint_t1_L3': T1_CLASSES,
+    'joint_t1_L4': T1_CLASSES,
+    'joint_t3': [102, 102, 200, 37],
+    'joint_t3_m2': [102, 102],
+    'joint_t3_m3': [102, 102, 200],
+    'joint_t4': T1_CLASSES,
+    'joint_t1_same_dataset': [100],
+    'joint_t5_resnet18': [100, 200],
+    'joint_all_t1': T1_CLASSES,
+}
+# Joint levels of the paper's joint configs (the ablations L1..L4).
+PAPER_LEVELS = {'joint_t1': 3, 'joint_t3': 3, 'joint_t4': 3,
+                'joint_t1_L1': 1, 'joint_t1_L2': 2, 'joint_t1_L3': 3,
+                'joint_t1_L4': 4}
+# Stems of the stage-1 teacher configs of each paper joint config.
+PAPER_TEACHERS = {
+    'joint_t1': ['t1_resnet18_cifar100', 't1_efficientnet_b0_tiny_imagenet',
+                 't1_seresnext26d_imagenet_sketch'],
+    'joint_t3': ['t3_resnet18_caltech101', 't3_efficientnet_b0_flowers102',
+                 't3_seresnext26d_cub', 't3_resnet18_oxford_pets'],
+    'joint_t3_m2': ['t3_resnet18_caltech101',
+                    't3_efficientnet_b0_flowers102'],
+    'joint_t3_m3': ['t3_resnet18_caltech101', 't3_efficientnet_b0_flowers102',
+                    't3_seresnext26d_cub'],
+    'joint_t4': ['t4_resnet50_cifar100', 't4_efficientnet_b1_tiny_imagenet',
+                 't4_seresnext50d_imagenet_sketch'],
+    'joint_t1_same_dataset': ['t1_resnet18_cifar100',
+                              't1_efficientnet_b0_cifar100',
+                              't1_seresnext26d_cifar100'],
+    'joint_t5_resnet18': ['t1_resnet18_cifar100',
+                          't5_resnet18_tiny_imagenet'],
+}
+
+
+def _stem(path):
+    return Path(path).stem
+
+
+def _levels_wanted(levels):
+    """Number of joint levels a config asks for (``'Lk'`` -> k)."""
+    if isinstance(levels, str):
+        return int(levels.strip().upper()[1:])
+    return len(levels)
+
+
+def _dataset_classes(entry):
+    """Classes of a dataset entry ``dict(config=..., split=...)``, from its
+    stage-1 config."""
+    cfg = Config.fromfile(str(REPO / entry['config']))
+    return cfg.model.head.num_classes
+
+
+@pytest.fixture(autouse=True, scope='module')
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope='session')
+def random_checkpoints(tmp_path_factory):
+    """``get(teacher config path) -> checkpoint path``: the stage-1 model of
+    that config with random weights, built and saved once per session."""
+    root = tmp_path_factory.mktemp('stage1')
+    saved = {}
+
+    def get(config):
+        if config not in saved:
+            torch.manual_seed(len(saved))
+            cfg = Config.fromfile(str(REPO / config))
+            with DefaultScope.overwrite_default_scope('mmpretrain'):
+                model = MODELS.build(cfg.model)
+            path = root / f'{_stem(config)}.pth'
+            torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+            saved[config] = str(path)
+            del model
+        return saved[config]
+
+    return get
+
+
+def build_from_config(path, random_checkpoints):
+    """The config's model, with random stage-1 checkpoints and 64 px probes."""
+    cfg = Config.fromfile(str(path))
+    model_cfg = copy.deepcopy(cfg.model.to_dict())
+    for teacher in model_cfg.get('teachers', []):
+        teacher['checkpoint'] = random_checkpoints(teacher['config'])
+        teacher['input_size'] = INPUT_SIZE
+    torch.manual_seed(0)
+    model = MODELS.build(model_cfg)
+    model.init_weights()
+    return cfg, model.eval()
+
+
+def make_samples(dataset_names, count):
+    """``count`` data samples cycling through the datasets."""
+    samples = []
+    for i in range(count):
+        idx = i % len(dataset_names)
+        sample = DataSample().set_gt_label(0)
+        sample.set_metainfo(
+            dict(dataset_idx=idx, dataset_name=dataset_names[idx]))
+        samples.append(sample)
+    return samples
+
+
+def test_configs_found():
+    stems = {p.stem for p in CONFIGS}
+    missing = sorted(set(PAPER_CLASSES) - stems)
+    assert not missing, f'joint configs missing: {missing}'
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=_stem)
+def test_model_runs(path, random_checkpoints):
+    cfg, model = build_from_config(path, random_checkpoints)
+    names = list(model.dataset_names)
+    expected = PAPER_CLASSES.get(path.stem) or [
+        _dataset_classes(d) for d in cfg.train_dataloader.dataset.datasets]
+    assert model.num_classes == expected
+    assert [fc.out_features for fc in model.head.fcs] == expected
+
+    inputs = torch.rand(2, 3, INPUT_SIZE, INPUT_SIZE) * 255
+    # A preprocessor (normalising for the baselines, raw pixels for the
+    # joint teachers) then the model, as the Runner calls them.
+    data = model.data_preprocessor(dict(inputs=list(inputs.byte())), False)
+    with torch.no_grad():
+        out = model(data['inputs'], mode='tensor')
+    assert [tuple(x.shape) for x in out['logits']] == [(2, k)
+                                                        for k in expected]
+    assert all(torch.isfinite(x).all() for x in out['logits'])
+    feats = out['features']
+    if cfg.model.type == 'JointTeacher':
+        levels = PAPER_LEVELS.get(path.stem,
+                                  _levels_wanted(cfg.model.levels))
+        assert (model.num_levels, len(feats)) == (levels, levels)
+        # Lk = the k deepest stages of every teacher, the deepest included.
+        for teacher in model.teachers:
+            assert len(teacher.levels) == levels
+            assert teacher.levels[-1] == teacher.available_levels['L1']
+        assert [f.shape[1] for f in feats] == model.level_channels
+        # Levels halve in size down to the deepest (stride 32: 2 px at 64).
+        assert [f.shape[-1] for f in feats] == [
+            2 ** k for k in range(len(feats), 0, -1)]
+    assert all(f.shape[0] == 2 for f in feats)
+
+    # Predict: one sample per dataset (cycled), each scored by its own head.
+    count = max(2, len(names))
+    samples = make_samples(names, count)
+    with torch.no_grad():
+        preds = model(
+            torch.rand(count, 3, INPUT_SIZE, INPUT_SIZE) * 255, samples,
+            mode='predict')
+    assert [s.dataset_name for s in preds] == (names * count)[:count]
+    assert [len(s.pred_score) for s in preds] == (expected * count)[:count]
+    for s in preds:
+        torch.testing.assert_close(s.pred_score.sum(), torch.tensor(1.0))
+
+
+@pytest.mark.parametrize('path', JOINT_CONFIGS, ids=_stem)
+def test_teachers_are_the_papers(path):
+    cfg = Config.fromfile(str(path))
+    teachers = cfg.model.teachers
+    configs = [_stem(t.config) for t in teachers]
+    expected = PAPER_TEACHERS.get(path.stem.split('_L')[0])
+    if expected is not None:
+        assert configs == expected
+    for teacher in teachers:
+        assert (REPO / teacher.config).is_file(), teacher.config
+        # Each teacher loads its own stage-1 run's checkpoint.
+        assert teacher.checkpoint == (
+            f'work_dirs/{_stem(teacher.config)}/best.pth'), teacher.name
+    assert len({t.name for t in teachers}) == len(teachers)
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=_stem)
+def test_dataloaders_match_model(path):
+    """The three loaders name the model's datasets in head order, on the
+    train/val/test splits of the teachers' own dataset configs."""
+    cfg = Config.fromfile(str(path))
+    model = cfg.model
+    teachers = model.get('teachers', [])
+    names = model.get('dataset_names') or [t.name for t in teachers]
+    assert names, f'{path.name}: no datasets'
+    entries = {}
+    for key, split in SPLITS.items():
+        dataset = cfg[key].dataset
+        assert dataset.type == 'MultiDatasetWrapper', key
+        assert list(dataset.names) == list(names), key
+        assert [d.split for d in dataset.datasets] == [split] * len(names)
+        entries[key] = [d.config for d in dataset.datasets]
+    # The same dataset config for every split.
+    assert entries['val_dataloader'] == entries['train_dataloader']
+    assert entries['test_dataloader'] == entries['train_dataloader']
+    assert cfg.train_dataloader.sampler.type == 'MultiDatasetSampler'
+    assert cfg.val_evaluator.type == 'MultiDatasetMetric'
+
+    dataset_configs = entries['train_dataloader']
+    if teachers and not model.get('dataset_names'):
+        # One dataset per teacher: the teacher's own.
+        assert dataset_configs == [t.config for t in teachers]
+    elif teachers:
+        # Every teacher was trained on one of the datasets.
+        own = [Config.fromfile(str(REPO / c)).train_dataloader.dataset
+               for c in dataset_configs]
+        for teacher in teachers:
+            trained_on = Config.fromfile(
+                str(REPO / teacher.config)).train_dataloader.dataset
+            assert trained_on in own, teacher.name
+
+
+@pytest.mark.parametrize('levels', [1, 2, 3, 4])
+def test_level_ablations_change_only_levels(levels):
+    """joint_t1_Lk is joint_t1 with levels 'Lk' (test_model_runs checks
+    that the built model then has k joint levels)."""
+    path = REPO / 'configs' / 'mlfd' / 'ablations' / f'joint_t1_L{levels}.py'
+    assert path in CONFIGS
+    ablation = Config.fromfile(str(path))
+    base = Config.fromfile(str(REPO / 'configs' / 'mlfd' / 'joint_t1.py'))
+    assert ablation.model.levels == f'L{levels}'
+    assert dict(ablation.model, levels=None) == dict(base.model, levels=None)
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader',
+                'optim_wrapper', 'param_scheduler', 'train_cfg'):
+        assert ablation[key] == base[key], key
