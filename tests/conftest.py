@@ -7,6 +7,11 @@ import sys
 
 import mlfd_mm  # noqa: F401  (must stay the first project import)
 import pytest
+import torch
+
+# The suite runs tiny models: one thread avoids oversubscribing small
+# machines, where a second thread costs more than it gives.
+torch.set_num_threads(1)
 
 REPO = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 PYTHON = sys.executable

@@ -6,3 +6,8 @@ teachers = dict(
     animals='configs/teachers/offline_animals_seresnext.py',
 )
 joint_teacher = 'configs/mlfd/joint_offline.py'
+students = dict(
+    mnist='configs/mlfd/student_offline_mnist.py',
+    fashion='configs/mlfd/student_offline_fashion.py',
+    animals='configs/mlfd/student_offline_animals.py',
+)
