@@ -13,7 +13,8 @@ A pipeline config names the configs of each stage:
 Every stage runs in its own process (tools/train.py, then tools/test.py on
 its best checkpoint) under ``<work_dir>/seed<k>/<stage>``. A stage that
 finished leaves ``stage.json`` and is skipped next time; one that was killed
-resumes from its last checkpoint. ``<work_dir>/results.md`` is the paper's
+resumes from its last checkpoint. Each student is exported as a stock model
+to ``.../students/<name>/export/``. ``<work_dir>/results.md`` is the paper's
 table: per dataset, the dataset-specific model, the joint teacher and the
 student, with the student's gain (mean ± std over seeds).
 """
@@ -166,6 +167,16 @@ def build_stages(pipe, seed_dir):
     return stages
 
 
+def export_student(record, work_dir):
+    """Write the stock student of a finished stage-3 run (idempotent)."""
+    out_dir = osp.join(work_dir, 'export')
+    if not osp.isfile(osp.join(out_dir, 'student.pth')):
+        _call([sys.executable, osp.join(REPO, 'tools/export_student.py'),
+               record['config'], record['checkpoint'], out_dir],
+              osp.join(work_dir, 'export.out'))
+    return out_dir
+
+
 def _acc(metrics, dataset, topk):
     """acc@k of ``dataset`` from a single- or multi-dataset metrics dict."""
     for key in (f'{dataset}/accuracy_top{topk}', f'accuracy/top{topk}'):
@@ -243,6 +254,8 @@ def main(argv=None):
               'this)', flush=True)
         if done is None:
             done = stage.run(seed, records[seed], args.cfg_options)
+        if stage.key.startswith('students/'):
+            export_student(done, stage.work_dir)
         records[seed][stage.key] = done
     results = osp.join(work_dir, 'results.md')
     text = write_results(pipe, records, args.seeds, results)

@@ -1,0 +1,131 @@
+"""tools/run_pipeline.py: stages chained by their checkpoints, finished
+stages skipped, results table; on a tiny two-dataset offline set."""
+import json
+import os.path as osp
+import sys
+
+from conftest import PYTHON, REPO, run_tool
+
+sys.path.insert(0, osp.join(REPO, 'tools'))
+import run_pipeline  # noqa: E402
+
+
+def _tiny(data_root):
+    """Config lines that make any offline stage tiny and deterministic."""
+    return f'''
+_loader = dict(num_workers=0, persistent_workers=False)
+train_dataloader = dict(batch_size=50, **_loader)
+val_dataloader = dict(**_loader)
+test_dataloader = dict(**_loader)
+train_cfg = dict(max_epochs=1, val_interval=1)
+param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True)]
+'''
+
+
+def _write_pipeline(tmp_path, root):
+    names = dict(mnist='offline_mnist_resnet18', fashion='offline_fashion_tinynet')
+    teachers = {}
+    for name, stem in names.items():
+        path = tmp_path / f'teacher_{name}.py'
+        path.write_text(
+            f"_base_ = [{osp.join(REPO, 'configs/teachers', stem + '.py')!r}]\n"
+            f"_root = {osp.join(root, name)!r}\n" + _tiny(root) +
+            "train_dataloader.update(dataset=dict(data_root=_root))\n"
+            "val_dataloader.update(dataset=dict(data_root=_root))\n"
+            "test_dataloader.update(dataset=dict(data_root=_root))\n")
+        teachers[name] = str(path)
+    joint = tmp_path / 'joint.py'
+    joint.write_text(
+        f"_base_ = [{osp.join(REPO, 'configs/mlfd/joint_offline.py')!r}]\n"
+        f"_t = {teachers!r}\n" + _tiny(root) + '''
+model = dict(teachers=[dict(name=n, config=c, checkpoint=None)
+                       for n, c in _t.items()])
+for _split, _loader_cfg in (('train', train_dataloader),
+                            ('val', val_dataloader),
+                            ('test', test_dataloader)):
+    _loader_cfg['dataset'] = dict(
+        type='MultiDatasetWrapper', names=list(_t),
+        datasets=[dict(config=c, split=_split) for c in _t.values()])
+''')
+    student = tmp_path / 'student_mnist.py'
+    student.write_text(
+        f"_base_ = [{osp.join(REPO, 'configs/mlfd/student_offline_mnist.py')!r}]\n"
+        f"_root = {osp.join(root, 'mnist')!r}\n" + _tiny(root) +
+        f"model = dict(student={teachers['mnist']!r})\n"
+        "train_dataloader.update(dataset=dict(data_root=_root))\n"
+        "val_dataloader.update(dataset=dict(data_root=_root))\n"
+        "test_dataloader.update(dataset=dict(data_root=_root))\n")
+    pipe = tmp_path / 'pipe.py'
+    pipe.write_text(f'name = "tiny"\nteachers = {teachers!r}\n'
+                    f'joint_teacher = {str(joint)!r}\n'
+                    f'students = dict(mnist={str(student)!r})\n')
+    return pipe
+
+
+def test_pipeline_chains_stages_and_skips_finished_ones(tmp_path,
+                                                        tiny_offline_root):
+    pipe = _write_pipeline(tmp_path, tiny_offline_root)
+    work = tmp_path / 'work'
+    first = run_tool(PYTHON, 'tools/run_pipeline.py', pipe, '--work-dir',
+                     work, timeout=900)
+    assert first.stdout.count(': running') == 4
+    seed_dir = work / 'seed0'
+    joint = json.loads((seed_dir / 'joint' / 'stage.json').read_text())
+    # the joint teacher was built from the stage-1 runs' checkpoints
+    from mmengine.config import Config
+    joint_cfg = Config.fromfile(str(seed_dir / 'joint' / 'config.py'))
+    for teacher in joint_cfg.model.teachers:
+        rec = json.loads((seed_dir / 'teachers' / teacher['name'] /
+                          'stage.json').read_text())
+        assert teacher['checkpoint'] == rec['checkpoint']
+    student_cfg = Config.fromfile(
+        str(seed_dir / 'students' / 'mnist' / 'config.py'))
+    assert student_cfg.model.teacher.checkpoint == joint['checkpoint']
+    assert (seed_dir / 'students' / 'mnist' / 'export' /
+            'student.pth').is_file()
+    table = (work / 'results.md').read_text()
+    assert '| mnist |' in table and '| fashion |' in table
+    assert 'gain acc@1' in table
+    assert set(joint['metrics']) >= {'mnist/accuracy_top1',
+                                     'fashion/accuracy_top1'}
+
+    again = run_tool(PYTHON, 'tools/run_pipeline.py', pipe, '--work-dir',
+                     work, timeout=300)
+    assert again.stdout.count('already done, skipped') == 4
+    assert (work / 'results.md').read_text() == table
+
+
+def test_results_table_mean_std_and_gain(tmp_path):
+    from mmengine.config import Config
+    pipe = Config(dict(name='x', teachers=dict(a='a.py'), joint_teacher='j',
+                       students=dict(a='s.py')))
+
+    def rec(value, key='accuracy/top1'):
+        return dict(metrics={key: value, key.replace('1', '5'): 99.0})
+    records = {
+        0: {'teachers/a': rec(80.0), 'joint': rec(90.0, 'a/accuracy_top1'),
+            'students/a': rec(84.0)},
+        1: {'teachers/a': rec(82.0), 'joint': rec(91.0, 'a/accuracy_top1'),
+            'students/a': rec(88.0)},
+    }
+    text = run_pipeline.write_results(pipe, records, [0, 1],
+                                      str(tmp_path / 'r.md'))
+    row = [line for line in text.splitlines() if line.startswith('| a |')][0]
+    cells = [c.strip() for c in row.strip('|').split('|')]
+    assert cells[1] == '81.00 ± 1.41'      # specific acc@1
+    assert cells[3] == '90.50 ± 0.71'      # joint acc@1
+    assert cells[5] == '86.00 ± 2.83'      # student acc@1
+    assert cells[7] == '5.00 ± 1.41'       # gain
+    assert 'Mean student gain over datasets and seeds: +5.00' in text
+
+
+def test_pipeline_config_errors(tmp_path):
+    bad = tmp_path / 'bad.py'
+    bad.write_text('name = "x"\n')
+    proc = run_tool(PYTHON, 'tools/run_pipeline.py', bad, check=False)
+    assert proc.returncode != 0 and 'needs `teachers`' in proc.stderr
+    missing = tmp_path / 'missing.py'
+    missing.write_text(f'name = "x"\nteachers = dict(a={str(tmp_path / "no.py")!r})\n')
+    proc = run_tool(PYTHON, 'tools/run_pipeline.py', missing, '--work-dir',
+                    tmp_path / 'w', check=False)
+    assert proc.returncode != 0 and 'no.py' in proc.stderr
