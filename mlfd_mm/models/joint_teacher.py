@@ -7,6 +7,7 @@ import torch.nn as nn
 from mmengine.model import BaseModel
 from mmengine.registry import MODELS
 
+from ..cache import CachedTeacherFeatures
 from .teachers import LevelSpec
 
 
@@ -44,6 +45,11 @@ class JointTeacher(BaseModel):
             0..255 pixels and normalise them themselves.
         init_cfg (dict, optional): Initialisation of the neck and head; it
             never reaches the teachers.
+        feature_cache (dict, optional): ``dict(root=..., pool=None,
+            dtype='float16')``: train from the teachers' cached features
+            (``tools/cache_features.py``) that the data loader attaches to
+            the samples (:class:`CachedFeatureDataset`); no teacher runs for
+            such samples. Defaults to None (teachers run every step).
 
     Each sample's dataset comes from its data sample's metainfo
     (``dataset_name`` when it is one of ``dataset_names``, else
@@ -58,7 +64,8 @@ class JointTeacher(BaseModel):
                  dataset_names: Optional[Sequence[str]] = None,
                  num_classes: Optional[Sequence[int]] = None,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
-                 init_cfg: Optional[dict] = None):
+                 init_cfg: Optional[dict] = None,
+                 feature_cache: Optional[dict] = None):
         if data_preprocessor is None:
             data_preprocessor = dict(
                 type='ClsDataPreprocessor', _scope_='mmpretrain')
@@ -111,6 +118,8 @@ class JointTeacher(BaseModel):
                     'has no `out_channels`; give head.in_channels')
             head['in_channels'] = self.level_channels[-1]
         self.head = MODELS.build(head)
+        self.feature_cache = CachedTeacherFeatures(
+            **feature_cache) if feature_cache else None
 
     # ------------------------------------------------------------------
     # construction checks
@@ -209,6 +218,8 @@ class JointTeacher(BaseModel):
         from a cache (through ``data_samples``) replace the teachers' forward
         here and nowhere else.
         """
+        if self.feature_cache is not None:
+            return self.feature_cache(self.teachers, inputs, data_samples)
         return [teacher(inputs) for teacher in self.teachers]
 
     def extract_feat(self,

@@ -1,0 +1,237 @@
+"""Reading a feature cache: memory-mapped shards, and the dataset wrapper
+that attaches each sample's cached teacher features to its data sample."""
+import collections
+import copy
+from typing import List, Optional, Tuple, Union
+
+import numpy as np
+from mmengine.registry import DATASETS
+
+from .manifest import (StaleCacheError, cache_id, dataset_changes,
+                       dataset_identity, incomplete_shards, load_manifest,
+                       manifest_layout, shard_file)
+
+# Data-sample field holding a sample's features (one flat array) and the
+# metainfo key holding the id of the cache they come from.
+FEATURES_FIELD = 'teacher_features'
+CACHE_ID_KEY = 'feature_cache_id'
+
+
+class FeatureCacheReader:
+    """Read samples' features from the complete shards of one split.
+
+    Shards are opened lazily as read-only memmaps by the process that reads
+    them (so each data-loader worker maps the files itself) and at most
+    ``max_open`` stay open (each memmap holds a file descriptor).
+
+    Args:
+        root (str): The cache directory.
+        split (str): ``'train'``, ``'val'`` or ``'test'``.
+        max_open (int): Open memmaps kept (least recently used closed
+            first). Defaults to 256.
+    """
+
+    def __init__(self, root: str, split: str, max_open: int = 256):
+        manifest = load_manifest(root)
+        if manifest is None:
+            raise FileNotFoundError(
+                f'feature cache {root!r} has no manifest.json: build it with '
+                '`python tools/cache_features.py CONFIG`')
+        if split not in manifest['splits']:
+            raise KeyError(
+                f'feature cache {root!r} has no split {split!r} (it has '
+                f'{sorted(manifest["splits"])}): run `python '
+                f'tools/cache_features.py CONFIG --split {split}`')
+        self.root = root
+        self.split = split
+        self.manifest = manifest
+        self.cache_id = cache_id(manifest)
+        self.layout = manifest_layout(manifest)
+        self.shard_size = int(manifest['shard_size'])
+        self.datasets = manifest['splits'][split]
+        self.max_open = max_open
+        self._open = collections.OrderedDict()
+
+    def check_complete(self, name: str):
+        """Raise unless every shard of dataset ``name`` is marked complete
+        (a partial shard is never read)."""
+        if name not in self.datasets:
+            raise KeyError(
+                f'feature cache {self.root!r}, split {self.split!r}: no '
+                f'dataset {name!r} (it has {sorted(self.datasets)})')
+        missing = incomplete_shards(self.manifest, self.split, name)
+        if missing:
+            total = self.datasets[name]['num_shards']
+            raise RuntimeError(
+                f'feature cache {self.root!r}: dataset {name!r} (split '
+                f'{self.split}) is incomplete: shards {missing} of {total} '
+                'are not marked complete (an interrupted build?); run `python '
+                'tools/cache_features.py CONFIG` again to resume it')
+
+    def _array(self, name: str, teacher: int, level: int,
+               shard: int) -> np.ndarray:
+        key = (name, teacher, level, shard)
+        array = self._open.get(key)
+        if array is not None:
+            self._open.move_to_end(key)
+            return array
+        path = shard_file(self.root, self.split, name,
+                          self.layout.teachers[teacher], level, shard)
+        array = np.load(path, mmap_mode='r')
+        self._open[key] = array
+        if len(self._open) > self.max_open:
+            self._open.popitem(last=False)
+        return array
+
+    def read(self, name: str, index: int,
+             out: Optional[np.ndarray] = None) -> np.ndarray:
+        """One sample's features as a flat array (see
+        :class:`FeatureLayout`).
+
+        Args:
+            name (str): Dataset name.
+            index (int): Sample index within that dataset.
+            out (np.ndarray, optional): Flat buffer to fill.
+        """
+        length = self.datasets[name]['length']
+        if not 0 <= index < length:
+            raise IndexError(f'feature cache: index {index} out of range for '
+                             f'dataset {name!r} ({length} samples)')
+        shard, row = divmod(index, self.shard_size)
+        if out is None:
+            out = np.empty(self.layout.numel, dtype=self.layout.dtype)
+        for t, level, shape, offset in self.layout.entries:
+            size = int(np.prod(shape))
+            out[offset:offset + size] = self._array(
+                name, t, level, shard)[row].reshape(-1)
+        return out
+
+    def __getstate__(self):
+        # Memmaps are not shipped to worker processes: each maps its own.
+        state = self.__dict__.copy()
+        state['_open'] = collections.OrderedDict()
+        return state
+
+
+@DATASETS.register_module()
+class CachedFeatureDataset:
+    """A dataset whose samples carry their teachers' cached features.
+
+    Wraps a :class:`MultiDatasetWrapper` (each dataset's samples read from
+    the cache under its name) or a single dataset (give ``dataset_name``,
+    e.g. a student's own dataset). Each item's data sample gets the field
+    ``teacher_features`` (one flat array, see :class:`FeatureLayout`) and
+    the metainfo ``feature_cache_id``; a JointTeacher with
+    ``feature_cache=dict(root=...)`` then uses them instead of running its
+    teachers. The memmaps are read in the data-loader workers.
+
+    At :meth:`full_init` the wrapped datasets are compared with the cache
+    (length and hash of the sample list): a :class:`StaleCacheError` says
+    what changed; an incomplete split (interrupted build) is refused too.
+
+    Args:
+        dataset (dict | Dataset): The wrapped dataset, a config or built.
+        root (str): The cache directory.
+        split (str): The cache split the samples come from. Defaults to
+            ``'train'``.
+        dataset_name (str, optional): The cache's name for a single wrapped
+            dataset. Not used with a :class:`MultiDatasetWrapper` (its names
+            are).
+        lazy_init (bool): Defer :meth:`full_init`. Defaults to False.
+    """
+
+    def __init__(self,
+                 dataset: Union[dict, object],
+                 root: str,
+                 split: str = 'train',
+                 dataset_name: Optional[str] = None,
+                 lazy_init: bool = False):
+        self.dataset = DATASETS.build(copy.deepcopy(dataset)) if isinstance(
+            dataset, dict) else dataset
+        self.root = root
+        self.split = split
+        self.dataset_name = dataset_name
+        self._multi = hasattr(self.dataset, 'locate') and hasattr(
+            self.dataset, 'names')
+        if not self._multi and not dataset_name:
+            raise ValueError(
+                'CachedFeatureDataset: a single wrapped dataset '
+                f'({type(self.dataset).__name__}) needs dataset_name=, its '
+                'name in the feature cache')
+        self._fully_initialized = False
+        if not lazy_init:
+            self.full_init()
+
+    # ------------------------------------------------------------------
+    def _named_datasets(self) -> List[Tuple[str, object]]:
+        if self._multi:
+            return list(zip(self.dataset.names, self.dataset.datasets))
+        return [(self.dataset_name, self.dataset)]
+
+    def full_init(self):
+        """Initialise the wrapped dataset, open the cache's manifest and
+        check that it matches the data."""
+        if self._fully_initialized:
+            return
+        if hasattr(self.dataset, 'full_init'):
+            self.dataset.full_init()
+        self.reader = FeatureCacheReader(self.root, self.split)
+        changes = []
+        for name, dataset in self._named_datasets():
+            cached = self.reader.datasets.get(name)
+            if cached is None:
+                changes.append(
+                    f'dataset {name!r} (split {self.split}) is not in the '
+                    f'cache (it has {sorted(self.reader.datasets)})')
+                continue
+            changes += dataset_changes(self.split, name, cached,
+                                       dataset_identity(dataset))
+        if changes:
+            raise StaleCacheError(self.root, changes)
+        for name, _ in self._named_datasets():
+            self.reader.check_complete(name)
+        self._fully_initialized = True
+
+    @property
+    def cache_id(self) -> str:
+        self.full_init()
+        return self.reader.cache_id
+
+    @property
+    def metainfo(self) -> dict:
+        return copy.deepcopy(getattr(self.dataset, 'metainfo', {}))
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def _locate(self, idx: int) -> Tuple[str, int]:
+        if self._multi:
+            dataset_idx, local = self.dataset.locate(idx)
+            return self.dataset.names[dataset_idx], local
+        return self.dataset_name, idx if idx >= 0 else idx + len(self)
+
+    def __getitem__(self, idx: int):
+        self.full_init()
+        item = self.dataset[idx]
+        name, local = self._locate(idx)
+        features = self.reader.read(name, local)
+        sample = item.get('data_samples') if isinstance(item, dict) else None
+        if sample is None or not hasattr(sample, 'set_field'):
+            raise TypeError(
+                f'CachedFeatureDataset: dataset {name!r} returned no data '
+                'sample to attach the features to; its pipeline must end '
+                'with a packing transform (PackInputs, PackActionInputs)')
+        sample.set_field(features, FEATURES_FIELD)
+        sample.set_metainfo({CACHE_ID_KEY: self.reader.cache_id})
+        return item
+
+    def __getattr__(self, name):
+        # Samplers and evaluators ask the wrapped dataset for its own
+        # attributes (cumulative_sizes, names, get_data_info, ...).
+        if name.startswith('__') or 'dataset' not in self.__dict__:
+            raise AttributeError(name)
+        return getattr(self.__dict__['dataset'], name)
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(root={self.root!r}, '
+                f'split={self.split!r}, dataset={self.dataset!r})')
