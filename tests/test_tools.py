@@ -147,3 +147,48 @@ def test_amp_on_cpu_is_a_clear_error(tmp_path):
     cfg = _tiny_config(tmp_path, str(tmp_path), 1)
     proc = run_tool(PYTHON, 'tools/train.py', cfg, '--amp', check=False)
     assert proc.returncode != 0 and '--amp needs a CUDA device' in proc.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU path under test')
+def test_two_process_cpu_joint_teacher(tmp_path, tiny_offline_root):
+    """The joint teacher (frozen teachers, mixing sampler, per-dataset
+    metric) trains under torchrun on CPU; the teachers stay untouched."""
+    teachers = {}
+    for name, stem in (('mnist', 'offline_mnist_resnet18'),
+                       ('fashion', 'offline_fashion_tinynet')):
+        path = tmp_path / f'{name}.py'
+        path.write_text(
+            f"_base_ = [{osp.join(REPO, 'configs/teachers', stem + '.py')!r}]\n"
+            f"_r = {osp.join(tiny_offline_root, name)!r}\n"
+            "train_dataloader = dict(dataset=dict(data_root=_r))\n"
+            "val_dataloader = dict(dataset=dict(data_root=_r))\n"
+            "test_dataloader = dict(dataset=dict(data_root=_r))\n")
+        teachers[name] = str(path)
+    cfg = tmp_path / 'joint.py'
+    cfg.write_text(
+        f"_base_ = [{osp.join(REPO, 'configs/mlfd/joint_offline.py')!r}]\n"
+        f"_t = {teachers!r}\n" + '''
+model = dict(teachers=[dict(name=n, config=c, checkpoint=None)
+                       for n, c in _t.items()])
+_loader = dict(num_workers=0, persistent_workers=False)
+train_dataloader = dict(batch_size=25, **_loader, dataset=dict(
+    names=list(_t), datasets=[dict(config=c, split='train')
+                              for c in _t.values()]))
+val_dataloader = dict(batch_size=100, **_loader, dataset=dict(
+    names=list(_t), datasets=[dict(config=c, split='test')
+                              for c in _t.values()]))
+test_dataloader = val_dataloader
+train_cfg = dict(max_epochs=1, val_interval=1)
+param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True)]
+''')
+    work = tmp_path / 'ddp_joint'
+    proc = run_tool('bash', 'tools/dist_train.sh', cfg, 2, '--work-dir', work,
+                    env=dict(PORT=str(_free_port())), timeout=600)
+    ckpt = _state(work / 'epoch_1.pth')
+    # 2 x 100 training images over 2 ranks of 25: 4 iterations each
+    assert ckpt['meta']['iter'] == 200 // (2 * 25)
+    log = proc.stdout + proc.stderr
+    assert 'mnist/accuracy_top1' in log and 'fashion/accuracy_top1' in log
+    assert not any(k.startswith('teachers.') and 'num_batches_tracked' in k
+                   and v.item() != 0 for k, v in ckpt['state_dict'].items()
+                   if v.numel() == 1)
