@@ -384,6 +384,7 @@ def build(cfg, args, opts, joint) -> int:
     return 0
 
 
+@torch.no_grad()  # restored on return: callers (tests) keep their grad mode
 def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
@@ -391,7 +392,6 @@ def main(argv=None) -> int:
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     opts = cache_options(cfg, args)
-    torch.set_grad_enabled(False)
     joint = build_joint_teacher(cfg, args.dry_run)
     if args.dry_run:
         return dry_run(cfg, args, opts, joint)
