@@ -246,3 +246,46 @@ def test_segments_from_mmaction_tsm_config():
     feats = teacher(torch.rand(1, 4, 3, 32, 32) * 255)
     assert [tuple(f.shape) for f in feats] == [(4, 256, 2, 2),
                                               (4, 512, 1, 1)]
+
+
+def test_with_head_gives_the_stock_models_logits(tmp_path, resnet_ckpt):
+    """``with_head=True`` keeps the stage-1 neck and head: the logits are
+    the stock model's on the teacher's own normalisation, from the same
+    backbone pass as the features."""
+    path, state = resnet_ckpt
+    model_cfg = dict(tiny_resnet_cifar(),
+                     data_preprocessor=dict(mean=[100.] * 3, std=[50.] * 3))
+    teacher = FrozenTeacher(model_cfg, path, name='cifar', with_head=True)
+    assert all(not p.requires_grad for p in teacher.parameters())
+    assert torch.equal(teacher.head.fc.weight, state['head.fc.weight'])
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        stock = MODELS.build(tiny_resnet_cifar())
+    stock.load_state_dict(state)
+    stock.eval()
+    pixels = torch.rand(2, 3, 32, 32) * 255
+    feats, logits = teacher.forward_with_logits(pixels)
+    with torch.no_grad():
+        expected = stock((pixels - 100.) / 50., mode='tensor')
+    assert logits.shape == (2, 3)
+    torch.testing.assert_close(logits, expected)
+    for got, want in zip(feats, teacher(pixels)):
+        assert torch.equal(got, want)
+    assert not logits.requires_grad
+
+    headless = FrozenTeacher(tiny_resnet_cifar(), path, name='bare')
+    assert headless.head is None
+    with pytest.raises(RuntimeError, match="'bare'.*with_head=True"):
+        headless.forward_with_logits(pixels)
+
+    # A checkpoint whose head does not fit is named as such.
+    other = tmp_path / 'five_classes.pth'
+    five = tiny_resnet_cifar(num_classes=5)
+    torch.save({'state_dict': dict(
+        state, **{'head.fc.weight': torch.zeros(5, 32),
+                  'head.fc.bias': torch.zeros(5)})}, str(other))
+    with pytest.raises(RuntimeError, match=r"'cifar'.*head LinearClsHead.*"
+                       r"shape mismatch.*fc\.weight"):
+        FrozenTeacher(tiny_resnet_cifar(), str(other), name='cifar',
+                      with_head=True)
+    # ... while the headless teacher ignores the head's weights.
+    FrozenTeacher(five, str(other), name='cifar')

@@ -25,6 +25,9 @@ OFFLINE_TEACHERS = {
     'offline_fashion_tinynet': ('fashion', 'TIMMBackbone'),
     'offline_animals_seresnext': ('animals', 'SEResNeXt'),
     'offline_digits_resnet18': ('digits', 'ResNet_CIFAR'),
+    # same-label teachers of the AMTML-KD comparison
+    'offline_fashion_resnet18': ('fashion', 'ResNet_CIFAR'),
+    'offline_fashion_seresnext': ('fashion', 'SEResNeXt'),
 }
 
 

@@ -1,6 +1,7 @@
 """Models; every class is registered in mmengine's root MODELS at import."""
 from .connectors import FeatureConnector, build_connectors
-from .distillers import JointTeacherAccuracyHook, MLFDDistiller
+from .distillers import (AMTMLDistiller, JointTeacherAccuracyHook,
+                         MLFDDistiller)
 from .heads import MultiDatasetClsHead
 from .joint_teacher import JointTeacher
 from .losses import FeatureMSELoss, KDLoss, RKDLoss
@@ -9,8 +10,9 @@ from .shared_backbone_classifier import SharedBackboneClassifier
 from .teachers import FrozenTeacher
 
 __all__ = [
-    'ConcatFusionNeck', 'FeatureConnector', 'FeatureMSELoss', 'FrozenTeacher',
-    'JointTeacher', 'JointTeacherAccuracyHook', 'KDLoss', 'MLFDDistiller',
+    'AMTMLDistiller', 'ConcatFusionNeck', 'FeatureConnector',
+    'FeatureMSELoss', 'FrozenTeacher', 'JointTeacher',
+    'JointTeacherAccuracyHook', 'KDLoss', 'MLFDDistiller',
     'MultiDatasetClsHead', 'RKDLoss', 'SharedBackboneClassifier',
     'build_connectors'
 ]

@@ -110,8 +110,9 @@ def _segments_from_config(model_cfg: dict,
 class FrozenTeacher(nn.Module):
     """A stage-1 model, frozen, returning its features at several levels.
 
-    The teacher keeps only the backbone of its model (neck and head are
-    dropped) and the mean/std of its data preprocessor. Its multi-level
+    The teacher keeps the backbone of its model and the mean/std of its data
+    preprocessor; the neck and head are dropped unless ``with_head=True``
+    (teachers that also give soft targets, as in AMTML-KD). Its multi-level
     features come from the backbone's own ``out_indices``: the backbone is
     built with every stage as an output, and a *level* is the deepest stage
     at each distinct spatial resolution, so that levels are named by spatial
@@ -143,6 +144,12 @@ class FrozenTeacher(nn.Module):
         input_size (int, optional): Side of the square dummy input used to
             find the stages' spatial sizes. Defaults to the config's test crop
             size, else 32.
+        with_head (bool): Also keep the stage-1 neck and head (frozen, loaded
+            from the checkpoint), so that :meth:`forward_with_logits` gives
+            the teacher's logits too. The head receives what the stock model
+            gives it: the backbone outputs at the config's own
+            ``out_indices`` (the deepest stage when the config names none).
+            Defaults to False.
 
     Inputs are raw pixels (0..255, in the channel order the data pipeline
     loaded them: what the teacher's own data preprocessor used to receive):
@@ -157,7 +164,8 @@ class FrozenTeacher(nn.Module):
                  name: Optional[str] = None,
                  levels: LevelSpec = 'L3',
                  num_segments: Optional[int] = None,
-                 input_size: Optional[int] = None):
+                 input_size: Optional[int] = None,
+                 with_head: bool = False):
         super().__init__()
         model_cfg, preprocess_cfg, scope, file_cfg = self._read_config(
             config, name)
@@ -184,6 +192,10 @@ class FrozenTeacher(nn.Module):
         self._set_normalisation(preprocess_cfg)
         self.backbone, out_indices = self._build_backbone(
             backbone_cfg, levels)
+        self.with_head = bool(with_head)
+        self.neck, self.head, self._head_positions = None, None, []
+        if self.with_head:
+            self._build_head(model_cfg, backbone_cfg, out_indices)
         if checkpoint is None:
             print_log(
                 f'teacher {self._name!r} has no checkpoint: its backbone '
@@ -305,6 +317,36 @@ class FrozenTeacher(nn.Module):
                 f'{err}') from err
         return backbone, out_indices
 
+    def _build_head(self, model_cfg: dict, backbone_cfg: dict,
+                    out_indices: List[int]):
+        """Build the stock neck and head, and find which backbone outputs
+        the stock model hands them."""
+        head_key = 'cls_head' if model_cfg.get('cls_head') else 'head'
+        if not model_cfg.get(head_key):
+            raise ValueError(
+                f'teacher {self._name!r}: with_head=True but its model '
+                f'config has no `head` nor `cls_head` (keys: '
+                f'{sorted(model_cfg)})')
+        stock = backbone_cfg.get('out_indices')
+        if stock is None:
+            stock = [out_indices[-1]]
+        stock = [int(i) for i in ([stock] if isinstance(stock, int) else
+                                  stock)]
+        stock = [i + len(out_indices) if i < 0 else i for i in stock]
+        missing = [i for i in stock if i not in out_indices]
+        if missing:
+            raise ValueError(
+                f'teacher {self._name!r}: the head takes backbone stages '
+                f'{missing}, which the backbone does not have (stages '
+                f'{out_indices})')
+        self._head_positions = [out_indices.index(i) for i in stock]
+        self._head_key = head_key
+        # mmaction2 backbones return a bare tensor for one out index.
+        self._bare_head_input = head_key == 'cls_head'
+        if model_cfg.get('neck'):
+            self.neck = self._build(_as_dict(model_cfg['neck']))
+        self.head = self._build(_as_dict(model_cfg[head_key]))
+
     def _load_checkpoint(self, checkpoint: str):
         if '://' not in checkpoint and not osp.isfile(checkpoint):
             raise FileNotFoundError(
@@ -320,10 +362,22 @@ class FrozenTeacher(nn.Module):
                 'state dict')
         state = {(k[len('module.'):] if k.startswith('module.') else k): v
                  for k, v in state.items()}
+        if self.with_head:
+            parts = [('neck', self.neck), (self._head_key, self.head)]
+            for prefix, module in parts:
+                if module is not None:
+                    self._load_part(module, prefix, {
+                        k[len(prefix) + 1:]: v for k, v in state.items()
+                        if k.startswith(prefix + '.')}, checkpoint)
         if any(k.startswith('backbone.') for k in state):
             state = {k[len('backbone.'):]: v for k, v in state.items()
                      if k.startswith('backbone.')}
-        own = self.backbone.state_dict()
+        self._load_part(self.backbone, 'backbone', state, checkpoint)
+
+    def _load_part(self, module: nn.Module, part: str, state: dict,
+                   checkpoint: str):
+        """Load ``state`` into ``module`` strictly, naming what differs."""
+        own = module.state_dict()
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         shapes = [
@@ -344,9 +398,9 @@ class FrozenTeacher(nn.Module):
                                  f'{", ".join(keys[:5])}{more}')
             raise RuntimeError(
                 f'teacher {self._name!r}: checkpoint {checkpoint} does not '
-                f'match its backbone {type(self.backbone).__name__}: '
+                f'match its {part} {type(module).__name__}: '
                 + '; '.join(parts))
-        self.backbone.load_state_dict(state, strict=True)
+        module.load_state_dict(state, strict=True)
 
     @torch.no_grad()
     def _probe(self, out_indices: List[int],
@@ -469,6 +523,39 @@ class FrozenTeacher(nn.Module):
                 outs = (outs, )
             return [outs[p] for p in self._positions]
 
+    def forward_with_logits(
+            self, inputs: torch.Tensor
+    ) -> Tuple[List[torch.Tensor], torch.Tensor]:
+        """Features at the chosen levels and the stage-1 model's logits,
+        from one backbone pass (needs ``with_head=True``).
+
+        Args:
+            inputs (Tensor): Raw pixels, as for :meth:`forward`.
+
+        Returns:
+            tuple: the features (as :meth:`forward`) and the logits,
+            (N, num_classes) for images, (B, num_classes) for clips (the
+            head's segmental consensus).
+        """
+        if not self.with_head:
+            raise RuntimeError(
+                f'teacher {self._name!r} was built without its head: give '
+                'with_head=True to get its logits')
+        with torch.no_grad():
+            outs = self.backbone(self._normalise(self._frames(inputs)))
+            if isinstance(outs, torch.Tensor):
+                outs = (outs, )
+            head_input = tuple(outs[p] for p in self._head_positions)
+            if self._bare_head_input and len(head_input) == 1:
+                head_input = head_input[0]
+            if self.neck is not None:
+                head_input = self.neck(head_input)
+            if self._head_key == 'cls_head':
+                logits = self.head(head_input, num_segs=self._num_segments)
+            else:
+                logits = self.head(head_input)
+            return [outs[p] for p in self._positions], logits
+
     @torch.no_grad()
     def feature_shapes(self, input_size: int) -> List[Tuple[int, int, int]]:
         """(C, H, W) of each level for a square input of ``input_size``."""
@@ -504,7 +591,8 @@ class FrozenTeacher(nn.Module):
     def extra_repr(self) -> str:
         return (f'name={self._name!r}, levels={self._levels}, '
                 f'out_channels={self._out_channels}, '
-                f'num_segments={self._num_segments}')
+                f'num_segments={self._num_segments}, '
+                f'with_head={self.with_head}')
 
 
 def _as_index_list(levels) -> List[int]:

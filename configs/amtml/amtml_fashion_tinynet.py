@@ -1,0 +1,31 @@
+# AMTML-KD on offline fashion: a TinyNet-E student (the architecture of the
+# fashion model, configs/teachers/offline_fashion_tinynet.py, trained afresh)
+# taught by three fashion teachers of different architectures, on the
+# teacher's data and schedule. Each teacher hints one student stage at the
+# same resolution (32 px input): ResNet-18 stage 2 (8 px) -> student stage 1,
+# TinyNet-E stage 2 (4 px) -> stage 2, SE-ResNeXt stage 2 (2 px) -> stage 3.
+# Checkpoints: `python tools/train.py configs/teachers/offline_fashion_<x>.py`
+# links each run's best checkpoint as work_dirs/offline_fashion_<x>/best.pth.
+_base_ = [
+    '../_base_/models/amtml_distiller.py',
+    '../_base_/datasets/offline_fashion.py',
+    '../_base_/schedules/offline_cpu.py',
+    '../_base_/default_runtime.py',
+]
+_teachers = dict(
+    resnet18='configs/teachers/offline_fashion_resnet18.py',
+    tinynet='configs/teachers/offline_fashion_tinynet.py',
+    seresnext='configs/teachers/offline_fashion_seresnext.py',
+)
+model = dict(
+    student='configs/teachers/offline_fashion_tinynet.py',
+    teachers=[
+        dict(name=name, config=config,
+             checkpoint=config.replace('configs/teachers/', 'work_dirs/')[:-3]
+             + '/best.pth') for name, config in _teachers.items()
+    ],
+    hints=dict(
+        resnet18=dict(teacher_stage=2, student_stage=1),
+        tinynet=dict(teacher_stage=2, student_stage=2),
+        seresnext=dict(teacher_stage=2, student_stage=3)),
+)

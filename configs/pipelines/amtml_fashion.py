@@ -1,0 +1,41 @@
+# AMTML-KD against its baselines on one label space (offline fashion), all
+# with the same three stage-1 teachers and a TinyNet-E student:
+#   the student trained alone       = stage-1 teacher `tinynet` itself,
+#   equal-weights multi-teacher KD  = students/equal (and students/vanilla:
+#                                     no hints, no RKD),
+#   AMTML-KD                        = students/amtml,
+#   MLFD from a same-dataset joint  = joint + students/mlfd.
+#
+# NOTE: tools/run_pipeline.py needs two additions to run this file:
+# 1. an AMTML student stage must receive the stage-1 checkpoints of its
+#    teachers (model.teachers, by name), not a joint checkpoint: in
+#    build_stages, use _set_teacher_checkpoints for a student config whose
+#    model has `teachers` and _set_joint_checkpoint for one with `teacher`;
+# 2. results.md must be one row per method (`table` below: label and stage
+#    key, acc@1/acc@5 of `dataset` as mean ± std over seeds, and the gain
+#    over `baseline`), since the rows here are not datasets.
+name = 'amtml_fashion'
+dataset = 'fashion'
+teachers = dict(
+    resnet18='configs/teachers/offline_fashion_resnet18.py',
+    tinynet='configs/teachers/offline_fashion_tinynet.py',
+    seresnext='configs/teachers/offline_fashion_seresnext.py',
+)
+joint_teacher = 'configs/amtml/joint_fashion_same_dataset.py'
+students = dict(
+    vanilla='configs/amtml/mtkd_fashion_tinynet_vanilla.py',
+    equal='configs/amtml/amtml_fashion_tinynet_equal.py',
+    amtml='configs/amtml/amtml_fashion_tinynet.py',
+    mlfd='configs/amtml/mlfd_fashion_tinynet.py',
+)
+baseline = 'teachers/tinynet'
+table = [
+    ('TinyNet-E alone (stage 1)', 'teachers/tinynet'),
+    ('ResNet-18 teacher', 'teachers/resnet18'),
+    ('SE-ResNeXt teacher', 'teachers/seresnext'),
+    ('MLFD joint teacher (3 teachers)', 'joint'),
+    ('multi-teacher KD, equal weights', 'students/vanilla'),
+    ('AMTML-KD, equal weights', 'students/equal'),
+    ('AMTML-KD', 'students/amtml'),
+    ('MLFD student', 'students/mlfd'),
+]

@@ -1,0 +1,537 @@
+"""AMTMLDistiller on three tiny random teachers saved as stage-1
+checkpoints."""
+import copy
+import os.path as osp
+
+import mlfd_mm  # noqa: F401  (compat fixes before torchvision)
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.registry import MODELS, DefaultScope
+from mmpretrain.structures import DataSample
+
+from conftest import REPO
+from mlfd_mm.models.distillers import AMTMLDistiller
+from mlfd_mm.models.losses import KDLoss, RKDLoss
+from test_export_student import _export_module
+from test_mlfd_distiller import (MEAN, STD, _randomise_bn, make_image_folder,
+                                 tiny_resnet, tiny_resnet_cifar)
+
+# Student: ResNet-18 with 4/8/16/32 channels at 8/4/2/1 px (32 px input).
+# Teachers: 'cifar' 4/8/16/32 channels at 32/16/8/4 px; 'wide' 8/16/32/64
+# at 8/4/2/1 px, with its own mean/std; 'narrow' like the student.
+HINTS = dict(
+    cifar=dict(teacher_stage=3, student_stage=0),
+    wide=dict(teacher_stage=2, student_stage=2),
+    narrow=dict(teacher_stage=3, student_stage=3))
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _one_thread():
+    # Two shared cores: extra intra-op threads only contend.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def save_teacher(root, name, cfg, seed):
+    torch.manual_seed(seed)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(cfg)
+    _randomise_bn(model)
+    with torch.no_grad():
+        model.head.fc.weight.normal_(0, 0.5)  # confident, distinct logits
+    path = osp.join(str(root), f'{name}.pth')
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    return dict(name=name, config=cfg, checkpoint=path)
+
+
+@pytest.fixture(scope='module')
+def teachers(tmp_path_factory):
+    root = tmp_path_factory.mktemp('teachers')
+    return [
+        save_teacher(root, 'cifar', tiny_resnet_cifar(5), 0),
+        save_teacher(root, 'wide', tiny_resnet(5, base=8,
+                                               mean_std=(100., 70.)), 1),
+        save_teacher(root, 'narrow', tiny_resnet(5, base=4), 2),
+    ]
+
+
+def build(teachers, **kwargs):
+    kwargs.setdefault('student', tiny_resnet(5, base=4))
+    kwargs.setdefault('hints', HINTS)
+    kwargs.setdefault('data_preprocessor', dict(mean=MEAN, std=STD))
+    torch.manual_seed(0)
+    return MODELS.build(dict(type='AMTMLDistiller', teachers=teachers,
+                             **kwargs))
+
+
+@pytest.fixture
+def batch():
+    torch.manual_seed(1)
+    inputs = torch.rand(4, 3, 32, 32) * 255
+    labels = [0, 3, 1, 4]
+    return inputs, [DataSample().set_gt_label(k) for k in labels], labels
+
+
+def _state(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def stock_teacher_logits(spec, inputs):
+    """A teacher's logits from the stock mmpretrain model."""
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(copy.deepcopy(spec['config']))
+    model.load_state_dict(torch.load(spec['checkpoint'])['state_dict'])
+    model.eval()
+    mean_std = spec['config'].get('data_preprocessor')
+    if mean_std:
+        mean = torch.tensor(mean_std['mean']).view(1, 3, 1, 1)
+        std = torch.tensor(mean_std['std']).view(1, 3, 1, 1)
+        inputs = (inputs - mean) / std
+    with torch.no_grad():
+        return model(inputs, mode='tensor')
+
+
+# ----------------------------------------------------------------------
+# teacher weights
+# ----------------------------------------------------------------------
+def test_weights_sum_to_one_per_instance_and_follow_the_input(teachers):
+    distiller = build(teachers).eval()
+    torch.manual_seed(3)
+    inputs = torch.rand(6, 3, 32, 32) * 255
+    with torch.no_grad():
+        out = distiller(inputs, mode='tensor')
+    mu = out['teacher_weights']
+    assert mu.shape == (6, 3) and out['logits'].shape == (6, 5)
+    torch.testing.assert_close(mu.sum(-1), torch.ones(6))
+    assert (mu > 0).all()
+    # per instance: different images, different weights
+    assert (mu - mu.mean(0)).abs().max() > 1e-3
+
+    # mu = softmax_k((beta * theta_k) @ W), beta the max-pooled deepest map
+    deepest = distiller._tap.features[3]
+    beta = deepest.amax(dim=(2, 3))
+    alpha = torch.stack([(beta * theta) @ distiller.latent_weight[:, 0]
+                         for theta in distiller.teacher_latents], dim=1)
+    torch.testing.assert_close(mu, alpha.softmax(-1))
+    # the same image gives the same weights whatever else is in the batch
+    with torch.no_grad():
+        alone = distiller(inputs[2:3], mode='tensor')['teacher_weights']
+    torch.testing.assert_close(alone[0], mu[2])
+
+
+def test_latent_dim_projects_beta(teachers):
+    distiller = build(teachers, latent_dim=6)
+    assert distiller.teacher_latents.shape == (3, 6)
+    assert distiller.latent_weight.shape == (6, 1)
+    assert distiller.beta_projection.weight.shape == (6, 32)
+    plain = build(teachers)
+    assert plain.teacher_latents.shape == (3, 32)  # the student's width
+    assert plain.beta_projection is None
+
+
+# ----------------------------------------------------------------------
+# losses
+# ----------------------------------------------------------------------
+def test_loss_terms_match_their_definitions(teachers, batch):
+    inputs, samples, labels = batch
+    distiller = build(teachers, temperature=4.0)
+    losses = distiller(inputs, samples, mode='loss')
+    assert sorted(losses) == [
+        'loss_ce', 'loss_hint_cifar_s0', 'loss_hint_narrow_s3',
+        'loss_hint_wide_s2', 'loss_kd', 'loss_latent_l2', 'loss_rkd',
+        'mu_cifar', 'mu_narrow', 'mu_wide']
+    logits = distiller._tap.logits
+    feats = dict(distiller._tap.features)
+    mu = distiller.teacher_weights(feats[3], 4)
+    for k, name in enumerate(['cifar', 'wide', 'narrow']):
+        assert losses[f'mu_{name}'].item() == pytest.approx(
+            mu[:, k].mean().item(), rel=1e-5)
+        assert not losses[f'mu_{name}'].requires_grad
+
+    # the integrated target mixes the stock teachers' softened outputs
+    probs = torch.stack([
+        F.softmax(stock_teacher_logits(spec, inputs) / 4.0, dim=-1)
+        for spec in teachers], dim=1)
+    target = (mu.detach().unsqueeze(-1) * probs).sum(1)
+    torch.testing.assert_close(
+        distiller.integrated_target(
+            [stock_teacher_logits(s, inputs) for s in teachers],
+            mu.detach()), target)
+    expected_kd = 1.4 * KDLoss(temperature=4.0)(logits, target_probs=target)
+    assert losses['loss_kd'].item() == pytest.approx(expected_kd.item(),
+                                                     rel=1e-4)
+    expected_ce = 0.3 * F.cross_entropy(logits, torch.tensor(labels))
+    assert losses['loss_ce'].item() == pytest.approx(expected_ce.item(),
+                                                     rel=1e-5)
+    expected_rkd = RKDLoss(distance_weight=1., angle_weight=1.)(logits,
+                                                                target)
+    assert losses['loss_rkd'].item() == pytest.approx(expected_rkd.item(),
+                                                      rel=1e-4)
+    expected_l2 = 0.1 * (distiller.latent_weight.pow(2).sum() +
+                         distiller.teacher_latents.pow(2).sum())
+    assert losses['loss_latent_l2'].item() == pytest.approx(
+        expected_l2.item(), rel=1e-5)
+
+    # hints: 1x1 conv on the L2-normalised student map, MSE against the
+    # teacher's map at its hint stage; weight 1 shared by the 3 hints
+    for (k, _, stage), connector in zip(distiller.hints,
+                                        distiller.connectors):
+        name = distiller.teacher_names[k]
+        assert connector.l2_normalize and connector.project is not None
+        teacher = distiller.teachers[k]
+        assert teacher.levels == [HINTS[name]['teacher_stage']]
+        target_map = teacher(inputs)[0]
+        mapped = connector(feats[stage], target_map.shape[-2:])
+        expected = F.mse_loss(mapped, target_map) / 3
+        assert losses[f'loss_hint_{name}_s{stage}'].item() == pytest.approx(
+            expected.item(), rel=1e-5)
+
+
+def test_gradients_reach_weights_connectors_student_not_teachers(
+        teachers, batch):
+    inputs, samples, _ = batch
+    # no L2 penalty: theta and W must learn from the soft target itself
+    distiller = build(teachers, loss_weights=dict(latent_l2=0.))
+    distiller.train()
+    assert all(not m.training for t in distiller.teachers
+               for m in t.modules())
+    teachers_before = _state(distiller.teachers)
+    student_before = _state(distiller.student)
+    latents_before = distiller.teacher_latents.detach().clone()
+    optimizer = torch.optim.SGD(
+        [p for p in distiller.parameters() if p.requires_grad], lr=0.1)
+    losses = distiller(inputs, samples, mode='loss')
+    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+    optimizer.step()
+
+    assert distiller.teacher_latents.grad.abs().sum() > 0
+    assert distiller.latent_weight.grad.abs().sum() > 0
+    assert not torch.equal(distiller.teacher_latents, latents_before)
+    connector_grads = [p.grad for c in distiller.connectors
+                       for p in c.parameters()]
+    assert connector_grads and all(
+        g is not None and g.abs().sum() > 0 for g in connector_grads)
+    changed = [k for k, v in _state(distiller.student).items()
+               if not torch.equal(v, student_before[k])]
+    assert any(k.startswith('backbone.layer1') for k in changed)
+    assert any(k.startswith('head.fc') for k in changed)
+    # the teachers: no gradient, bit-identical (BN statistics included)
+    assert all(p.grad is None and not p.requires_grad
+               for p in distiller.teachers.parameters())
+    for key, value in _state(distiller.teachers).items():
+        assert torch.equal(value, teachers_before[key]), key
+
+
+def test_equal_weights_variant(teachers, batch):
+    inputs, samples, _ = batch
+    distiller = build(teachers, adaptive=False)
+    assert distiller.teacher_latents is None
+    assert distiller.latent_weight is None
+    names = {n for n, _ in distiller.named_parameters()}
+    assert not any('latent' in n for n in names)
+    losses = distiller(inputs, samples, mode='loss')
+    assert 'loss_latent_l2' not in losses
+    for name in ('cifar', 'wide', 'narrow'):
+        assert losses[f'mu_{name}'].item() == pytest.approx(1 / 3)
+    logits = distiller._tap.logits
+    target = torch.stack([
+        F.softmax(stock_teacher_logits(spec, inputs) / 5.0, dim=-1)
+        for spec in teachers]).mean(0)
+    expected = 1.4 * KDLoss(temperature=5.0)(logits, target_probs=target)
+    assert losses['loss_kd'].item() == pytest.approx(expected.item(),
+                                                     rel=1e-4)
+    with torch.no_grad():
+        mu = distiller(inputs, mode='tensor')['teacher_weights']
+    torch.testing.assert_close(mu, torch.full((4, 3), 1 / 3))
+
+
+def test_weights_respected_and_zero_terms_skipped(teachers, batch):
+    inputs, samples, _ = batch
+    no_hints = build(teachers, loss_weights=dict(hint=0.))
+    assert len(no_hints.connectors) == 0
+    assert not any(k.startswith('loss_hint')
+                   for k in no_hints(inputs, samples, mode='loss'))
+    with pytest.raises(KeyError, match=r"unknown loss_weights \['mse'\]"):
+        build(teachers, loss_weights=dict(mse=1.))
+    with pytest.raises(ValueError, match='>= 0'):
+        build(teachers, loss_weights=dict(kd=-1.))
+
+
+# ----------------------------------------------------------------------
+# hint map and label spaces
+# ----------------------------------------------------------------------
+def test_hint_map_validates(teachers):
+    with pytest.raises(ValueError) as err:
+        build(teachers, hints=dict(resnet=dict(teacher_stage=1,
+                                               student_stage=1)))
+    assert "teacher 'resnet' does not exist" in str(err.value)
+    assert "['cifar', 'wide', 'narrow']" in str(err.value)
+
+    with pytest.raises(ValueError) as err:
+        build(teachers, hints=dict(wide=dict(teacher_stage=1,
+                                             student_stage=6)))
+    assert "hints['wide']: student stage 6 does not exist" in str(err.value)
+    assert '[0, 1, 2, 3]' in str(err.value)
+
+    with pytest.raises(ValueError) as err:
+        build(teachers, hints=dict(cifar=dict(teacher_stage=7,
+                                              student_stage=1)))
+    message = str(err.value)
+    assert "hints['cifar']: teacher stage 7 does not exist" in message
+    assert "'L1'..'L4'" in message and '0..3' in message
+
+    with pytest.raises(ValueError, match=r"hints\['wide'\] must be dict"):
+        build(teachers, hints=dict(wide=(1, 2)))
+    with pytest.raises(ValueError, match='names must be unique'):
+        build([teachers[0], dict(teachers[1], name='cifar')], hints={})
+    with pytest.raises(ValueError, match=r'teachers\[1\] has no `name`'):
+        build([teachers[0], dict(config=teachers[1]['config'])], hints={})
+
+
+def test_soft_targets_need_one_label_space(teachers, tmp_path, batch):
+    inputs, samples, _ = batch
+    three_classes = save_teacher(tmp_path, 'digits', tiny_resnet_cifar(3), 5)
+    mixed = [teachers[0], three_classes]
+    hints = dict(cifar=HINTS['cifar'],
+                 digits=dict(teacher_stage=2, student_stage=1))
+    with pytest.raises(ValueError) as err:
+        build(mixed, hints=hints)
+    message = str(err.value)
+    assert "{'cifar': 5, 'digits': 3}" in message
+    assert 'label spaces differ' in message and 'kd=0 and rkd=0' in message
+    with pytest.raises(ValueError, match="class counts {'cifar': 5, "
+                       "'digits': 3}"):
+        build(mixed, hints=hints, loss_weights=dict(kd=0.))
+
+    # hints only: fine across label spaces; no heads, no teacher weights
+    hints_only = build(mixed, hints=hints,
+                       loss_weights=dict(kd=0., rkd=0.))
+    assert all(t.head is None for t in hints_only.teachers)
+    assert hints_only.teacher_latents is None
+    losses = hints_only(inputs, samples, mode='loss')
+    assert sorted(losses) == ['loss_ce', 'loss_hint_cifar_s0',
+                              'loss_hint_digits_s1']
+    with torch.no_grad():
+        assert hints_only(inputs, mode='tensor')['teacher_weights'] is None
+    with pytest.raises(ValueError, match="'digits' has no hint"):
+        build(mixed, hints=dict(cifar=HINTS['cifar']),
+              loss_weights=dict(kd=0., rkd=0.))
+
+    with pytest.raises(ValueError, match='student head has 7 classes but '
+                       'the teachers have 5'):
+        build(teachers, student=tiny_resnet(7, base=4))
+
+
+# ----------------------------------------------------------------------
+# the student
+# ----------------------------------------------------------------------
+def test_student_is_stock_and_exports(teachers, batch, tmp_path):
+    """The student's data flow is the stock model's, and
+    tools/export_student.py turns an AMTML checkpoint into a stock model
+    with the same logits."""
+    inputs, samples, _ = batch
+    student_cfg = tiny_resnet(5, base=4)
+    config = dict(
+        default_scope='mmpretrain',
+        model=dict(type='AMTMLDistiller', student=student_cfg,
+                   teachers=teachers, hints=HINTS),
+        data_preprocessor=dict(num_classes=5, mean=MEAN, std=STD))
+    config_path = str(tmp_path / 'amtml_tiny.py')
+    Config(config).dump(config_path)
+
+    torch.manual_seed(0)
+    distiller = build(teachers, student=student_cfg)
+    optimizer = torch.optim.SGD(
+        [p for p in distiller.parameters() if p.requires_grad], lr=0.1)
+    losses = distiller(inputs, samples, mode='loss')
+    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+    optimizer.step()  # trained weights, BN statistics moved
+    checkpoint = str(tmp_path / 'amtml.pth')
+    torch.save({'state_dict': distiller.state_dict(), 'meta': {}},
+               checkpoint)
+
+    ckpt_path, cfg_path = _export_module().export_student(
+        config_path, checkpoint, str(tmp_path / 'export'))
+    assert 'mlfd_mm' not in open(cfg_path).read()
+    exported = Config.fromfile(cfg_path)
+    assert exported.model.type == 'ImageClassifier'
+    assert tuple(exported.model.backbone.out_indices) == (3, )
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        stock = MODELS.build(exported.model)
+    stock.load_state_dict(
+        torch.load(ckpt_path, weights_only=True)['state_dict'], strict=True)
+    stock.eval()
+    distiller.eval()
+    with torch.no_grad():
+        data = stock.data_preprocessor(dict(inputs=list(inputs)), False)
+        expected = distiller(inputs, mode='tensor')['logits']
+        torch.testing.assert_close(stock(data['inputs'], mode='tensor'),
+                                   expected)
+        predictions = distiller(inputs, samples, mode='predict')
+    assert [int(p.pred_label) for p in predictions] == \
+        expected.argmax(-1).tolist()
+
+
+def test_runner_trains_weights_and_logs_them(teachers, tmp_path):
+    from mmengine.runner import Runner
+    data_root = make_image_folder(tmp_path / 'data')
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+    loader = dict(
+        batch_size=4, num_workers=0,
+        dataset=dict(type='CustomDataset', data_root=data_root,
+                     pipeline=pipeline),
+        sampler=dict(type='DefaultSampler', shuffle=False))
+    cfg = Config(dict(
+        default_scope='mmpretrain', work_dir=str(tmp_path / 'work'),
+        model=dict(type='AMTMLDistiller', student=tiny_resnet(5, base=4),
+                   teachers=teachers, hints=HINTS),
+        data_preprocessor=dict(num_classes=5, mean=MEAN, std=STD),
+        train_dataloader=loader, val_dataloader=loader,
+        val_evaluator=dict(type='Accuracy', topk=(1, )),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.05,
+                                          momentum=0.9)),
+        train_cfg=dict(by_epoch=True, max_epochs=1, val_interval=1),
+        val_cfg=dict(),
+        default_hooks=dict(logger=dict(type='LoggerHook', interval=1),
+                           checkpoint=dict(type='CheckpointHook',
+                                           interval=1)),
+        custom_hooks=[dict(type='JointTeacherAccuracyHook')],
+        randomness=dict(seed=0), log_level='WARNING'))
+    runner = Runner.from_cfg(cfg)
+    teachers_before = _state(runner.model.teachers)
+    latents_before = runner.model.teacher_latents.detach().clone()
+    runner.train()
+    model = runner.model
+    assert not torch.equal(model.teacher_latents, latents_before)
+    for key, value in _state(model.teachers).items():
+        assert torch.equal(value, teachers_before[key]), key
+    scalars = runner.message_hub.log_scalars
+    weights = [scalars[f'train/mu_{n}'].current()
+               for n in ('cifar', 'wide', 'narrow')]
+    assert sum(weights) == pytest.approx(1., abs=1e-5)
+    assert 'val/accuracy/top1' in scalars
+    assert osp.isfile(osp.join(str(tmp_path / 'work'), 'epoch_1.pth'))
+
+
+# ----------------------------------------------------------------------
+# the offline fashion configs
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize('stem,backbone', [
+    ('offline_fashion_resnet18', 'ResNet_CIFAR'),
+    ('offline_fashion_seresnext', 'SEResNeXt'),
+])
+def test_fashion_teacher_configs(stem, backbone):
+    cfg = Config.fromfile(osp.join(REPO, 'configs/teachers', f'{stem}.py'))
+    assert cfg.model.backbone.type == backbone
+    assert cfg.train_dataloader.dataset.data_root == 'data/offline/fashion'
+    assert cfg.default_scope == 'mmpretrain'
+    assert cfg.data_preprocessor.mean == [72.76] * 3
+    model_cfg = cfg.model.to_dict()
+    model_cfg['data_preprocessor'] = cfg.data_preprocessor.to_dict()
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(model_cfg).eval()
+    assert type(model).__module__.startswith('mmpretrain.')
+    with torch.no_grad():
+        assert model(torch.randn(2, 3, 32, 32), mode='tensor').shape == (2,
+                                                                         10)
+
+
+def _build_from_config(stem, monkeypatch):
+    monkeypatch.chdir(REPO)  # config paths are relative to the repo root
+    cfg = Config.fromfile(f'configs/amtml/{stem}.py')
+    model_cfg = cfg.model.to_dict()
+    for spec in model_cfg['teachers']:
+        spec['checkpoint'] = None  # random teachers: no stage-1 runs here
+    model_cfg['data_preprocessor'] = cfg.data_preprocessor.to_dict()
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return cfg, MODELS.build(model_cfg)
+
+
+@pytest.mark.parametrize('stem,adaptive,num_hints', [
+    ('amtml_fashion_tinynet', True, 3),
+    ('amtml_fashion_tinynet_equal', False, 3),
+    ('mtkd_fashion_tinynet_vanilla', False, 0),
+])
+def test_fashion_amtml_configs(stem, adaptive, num_hints, monkeypatch):
+    cfg, distiller = _build_from_config(stem, monkeypatch)
+    assert isinstance(distiller, AMTMLDistiller)
+    assert distiller.teacher_names == ['resnet18', 'tinynet', 'seresnext']
+    assert [spec.checkpoint for spec in cfg.model.teachers] == [
+        f'work_dirs/offline_fashion_{n}/best.pth'
+        for n in distiller.teacher_names]
+    assert (distiller.teacher_latents is not None) == adaptive
+    assert len(distiller.connectors) == num_hints
+    if num_hints:
+        # each hint joins maps of the same size: 8, 4 and 2 px at 32 px
+        assert distiller.hints == [(0, 0, 1), (1, 0, 2), (2, 0, 3)]
+        assert [t.spatial_sizes[0] for t in distiller.teachers] == [
+            (8, 8), (4, 4), (2, 2)]
+
+    torch.manual_seed(0)
+    inputs = torch.rand(2, 3, 32, 32) * 255
+    samples = [DataSample().set_gt_label(k) for k in (1, 7)]
+    losses = distiller(inputs, samples, mode='loss')
+    assert {'loss_ce', 'loss_kd'} <= set(losses)
+    assert len([k for k in losses if k.startswith('loss_hint')]) == num_hints
+    assert all(torch.isfinite(v) for v in losses.values())
+
+    # the student is the stock fashion TinyNet-E
+    teacher_cfg = Config.fromfile(cfg.model.student)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        stock = MODELS.build(teacher_cfg.model)
+    stock.load_state_dict(distiller.student.state_dict(), strict=True)
+
+
+def test_fashion_mlfd_comparison_configs(monkeypatch):
+    """The MLFD counterpart: a same-dataset joint teacher of the three
+    fashion teachers, and its TinyNet-E student."""
+    monkeypatch.chdir(REPO)
+    joint = Config.fromfile(
+        'configs/amtml/joint_fashion_same_dataset.py').model.to_dict()
+    assert [t['name'] for t in joint['teachers']] == [
+        'resnet18', 'tinynet', 'seresnext']
+    for spec in joint['teachers']:
+        spec['checkpoint'] = None
+    cfg = Config.fromfile('configs/amtml/mlfd_fashion_tinynet.py')
+    assert cfg.model.teacher.config == \
+        'configs/amtml/joint_fashion_same_dataset.py'
+    model_cfg = cfg.model.to_dict()
+    model_cfg['teacher'] = dict(config=joint, checkpoint=None)
+    model_cfg['data_preprocessor'] = cfg.data_preprocessor.to_dict()
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        distiller = MODELS.build(model_cfg)
+    assert distiller.teacher.dataset_names == ['fashion']
+    assert distiller.teacher.num_classes == [10]
+    assert distiller.pairs == [(2, 0), (3, 1), (4, 2)]
+
+
+def test_pipeline_config_wiring(monkeypatch):
+    """Every config of the AMTML pipeline exists, and the runner's
+    _set_teacher_checkpoints fills an AMTML student's teachers by name."""
+    import importlib.util
+    monkeypatch.chdir(REPO)
+    pipe = Config.fromfile('configs/pipelines/amtml_fashion.py')
+    paths = [*pipe.teachers.values(), pipe.joint_teacher,
+             *pipe.students.values()]
+    assert all(osp.isfile(p) for p in paths), paths
+    keys = {f'teachers/{n}' for n in pipe.teachers} | {'joint'} | {
+        f'students/{n}' for n in pipe.students}
+    assert {key for _, key in pipe.table} <= keys
+    spec = importlib.util.spec_from_file_location(
+        '_run_pipeline', osp.join(REPO, 'tools/run_pipeline.py'))
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    done = {f'teachers/{n}': dict(checkpoint=f'/runs/{n}/best.pth',
+                                  config=f'/runs/{n}/config.py')
+            for n in pipe.teachers}
+    for stem in ('amtml', 'equal', 'vanilla'):
+        cfg = Config.fromfile(pipe.students[stem])
+        runner._set_teacher_checkpoints(cfg, done)
+        assert [t.checkpoint for t in cfg.model.teachers] == [
+            f'/runs/{n}/best.pth' for n in ('resnet18', 'tinynet',
+                                            'seresnext')]
