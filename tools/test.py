@@ -10,6 +10,7 @@ import sys
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 import mlfd_mm  # noqa: E402,F401  (applies compat fixes before torchvision)
+import torch  # noqa: E402
 from mlfd_mm.compat import prepare_cpu_distributed  # noqa: E402
 from mlfd_mm.config_checks import check_data_roots  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
@@ -85,9 +86,12 @@ def main(argv=None):
             evaluators = [evaluators]
         cfg.test_evaluator = list(evaluators) + [dump]
     check_data_roots(cfg, ['test_dataloader'])
-    prepare_cpu_distributed(cfg, args.launcher)
+    own_process_group = prepare_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
+    if own_process_group:
+        torch.distributed.barrier()  # see tools/train.py
+        torch.distributed.destroy_process_group()
     if is_main_process():
         print(format_accuracy_table(metrics))
         if args.out and args.out.endswith('.json'):

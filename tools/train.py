@@ -15,6 +15,7 @@ import torch  # noqa: E402
 from mlfd_mm.compat import prepare_cpu_distributed  # noqa: E402
 from mlfd_mm.config_checks import check_data_roots  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
@@ -119,11 +120,17 @@ def main(argv=None):
     if cfg.get('val_cfg') is not None:
         phases.append('val_dataloader')
     check_data_roots(cfg, phases)
-    prepare_cpu_distributed(cfg, args.launcher)
+    own_process_group = prepare_cpu_distributed(cfg, args.launcher)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
         else Runner.from_cfg(cfg)
     runner.train()
-    link_best_checkpoint(runner)
+    if is_main_process():
+        link_best_checkpoint(runner)
+    if own_process_group:
+        # Ranks finish at different times (rank 0 saves the best
+        # checkpoint); a rank leaving with gloo's threads alive aborts.
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
     return runner
 
 
