@@ -4,6 +4,7 @@ import json
 import os.path as osp
 import sys
 
+import pytest
 from conftest import PYTHON, REPO, run_tool
 
 sys.path.insert(0, osp.join(REPO, 'tools'))
@@ -117,6 +118,54 @@ def test_results_table_mean_std_and_gain(tmp_path):
     assert cells[5] == '86.00 ± 2.83'      # student acc@1
     assert cells[7] == '5.00 ± 1.41'       # gain
     assert 'Mean student gain over datasets and seeds: +5.00' in text
+
+
+def test_method_table_rows_and_gains(tmp_path):
+    """A pipeline with `table` (AMTML-KD's comparison) writes one row per
+    method on its dataset, with the gain over the baseline stage."""
+    from mmengine.config import Config
+    pipe = Config(dict(
+        name='m', dataset='fashion', teachers=dict(t='t.py'),
+        students=dict(s='s.py'), baseline='teachers/t',
+        table=[('alone', 'teachers/t'), ('distilled', 'students/s')]))
+
+    def rec(value):
+        return dict(metrics={'accuracy/top1': value, 'accuracy/top5': 99.0})
+    records = {0: {'teachers/t': rec(80.0), 'students/s': rec(79.0)},
+               1: {'teachers/t': rec(82.0), 'students/s': rec(84.0)}}
+    text = run_pipeline.write_results(pipe, records, [0, 1],
+                                      str(tmp_path / 'r.md'))
+    rows = {line.split('|')[1].strip(): [c.strip() for c in
+                                         line.strip('|').split('|')]
+            for line in text.splitlines() if line.startswith('| ')}
+    assert rows['alone'][2:] == ['81.00 ± 1.41', '99.00 ± 0.00', '-']
+    assert rows['distilled'][2] == '81.50 ± 3.54'
+    assert rows['distilled'][4] == '0.50 ± 2.12'   # -1 and +2
+    assert (tmp_path / 'r.md').read_text() == text
+
+
+def test_student_stage_gets_the_teachers_it_names():
+    """Students with `model.teachers` (AMTML-KD) get the stage-1 runs by
+    name, students with `model.teacher` (MLFD) get the joint run, and a
+    plain classifier is left alone."""
+    from mmengine.config import Config
+    done = {'teachers/a': dict(checkpoint='/a.pth', config='/a.py'),
+            'joint': dict(checkpoint='/j.pth', config='/j.py')}
+    multi = Config(dict(model=dict(teachers=[dict(name='a')])))
+    run_pipeline._set_student_teachers(multi, done)
+    assert multi.model.teachers[0].checkpoint == '/a.pth'
+    mlfd = Config(dict(model=dict(teacher=dict(config='x', checkpoint='y'))))
+    run_pipeline._set_student_teachers(mlfd, done)
+    assert (mlfd.model.teacher.config, mlfd.model.teacher.checkpoint) == (
+        '/j.py', '/j.pth')
+    plain = Config(dict(model=dict(type='ImageClassifier')))
+    run_pipeline._set_student_teachers(plain, done)
+    assert plain.model.to_dict() == dict(type='ImageClassifier')
+    unknown = Config(dict(model=dict(teachers=[dict(name='zz')])))
+    with pytest.raises(KeyError, match="'zz'.*teachers/a"):
+        run_pipeline._set_student_teachers(unknown, done)
+    with pytest.raises(KeyError, match='joint_teacher'):
+        run_pipeline._set_student_teachers(mlfd, {})
 
 
 def test_pipeline_config_errors(tmp_path):

@@ -138,8 +138,8 @@ def _set_teacher_checkpoints(cfg, done):
         key = f'teachers/{teacher["name"]}'
         if key not in done:
             raise KeyError(
-                f'joint teacher names teacher {teacher["name"]!r} but the '
-                f'pipeline has no stage-1 teacher of that name (have: '
+                f'{cfg.filename}: model.teachers names teacher '
+                f'{teacher["name"]!r} but the pipeline has no stage-1 teacher of that name (have: '
                 f'{sorted(k for k in done if k.startswith("teachers/"))})')
         teacher['checkpoint'] = done[key]['checkpoint']
         teacher['config'] = done[key]['config']
@@ -148,8 +148,23 @@ def _set_teacher_checkpoints(cfg, done):
 def _set_joint_checkpoint(cfg, done):
     """Student: the distiller's joint teacher is the stage-2 run's config
     (its teachers' checkpoints already resolved) and best checkpoint."""
+    if 'joint' not in done:
+        raise KeyError(
+            'a student config with `model.teacher` (MLFD) needs the joint '
+            'teacher, but the pipeline config has no `joint_teacher`')
     cfg.model.teacher.checkpoint = done['joint']['checkpoint']
     cfg.model.teacher.config = done['joint']['config']
+
+
+def _set_student_teachers(cfg, done):
+    """Student: a distiller with several frozen teachers (``model.teachers``,
+    e.g. AMTML-KD) gets their stage-1 runs by name; one with a joint teacher
+    (``model.teacher``, MLFD) gets the stage-2 run; a plain classifier
+    trains alone."""
+    if 'teachers' in cfg.model:
+        _set_teacher_checkpoints(cfg, done)
+    elif 'teacher' in cfg.model:
+        _set_joint_checkpoint(cfg, done)
 
 
 def build_stages(pipe, seed_dir):
@@ -163,7 +178,7 @@ def build_stages(pipe, seed_dir):
     for name, path in (pipe.get('students') or {}).items():
         stages.append(Stage(f'students/{name}', path,
                             osp.join(seed_dir, 'students', name),
-                            _set_joint_checkpoint))
+                            _set_student_teachers))
     return stages
 
 
@@ -194,8 +209,53 @@ def _fmt(values):
     return f'{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}'
 
 
+def _method_rows(pipe, records, seeds):
+    """Rows of a pipeline whose ``table`` lists methods on one dataset:
+    ``[(label, stage key), ...]``, each with acc@1/acc@5 of ``dataset``
+    and its gain over the ``baseline`` stage."""
+    header = ['method', 'stage', 'acc@1', 'acc@5', 'gain acc@1']
+    rows = []
+    for label, key in pipe.table:
+        def per_seed(topk, key=key):
+            return [_acc(records[s][key]['metrics'], pipe.dataset, topk)
+                    if key in records[s] else None for s in seeds]
+        base = [_acc(records[s][pipe.baseline]['metrics'], pipe.dataset, 1)
+                if pipe.baseline in records[s] else None for s in seeds]
+        gains = [a - b for a, b in zip(per_seed(1), base)
+                 if a is not None and b is not None]
+        gain = '-' if key == pipe.baseline or not gains else (
+            _fmt(gains) if len(gains) > 1 else f'{gains[0]:+.2f}')
+        rows.append([label, key, _fmt(per_seed(1)), _fmt(per_seed(5)), gain])
+    return header, rows
+
+
+def _check_table(pipe, stage_keys, config):
+    for key in ('dataset', 'baseline'):
+        if key not in pipe:
+            raise KeyError(f'{config}: a pipeline with `table` needs `{key}`')
+    for label, key in pipe.table:
+        if key not in stage_keys:
+            raise KeyError(
+                f'{config}: table row {label!r} names stage {key!r}, which '
+                f'the pipeline does not run (stages: {sorted(stage_keys)})')
+    if pipe.baseline not in stage_keys:
+        raise KeyError(f'{config}: baseline {pipe.baseline!r} is not a stage '
+                       f'(stages: {sorted(stage_keys)})')
+
+
 def write_results(pipe, records, seeds, path):
-    """records: seed -> key -> stage record. Writes and returns markdown."""
+    """records: seed -> key -> stage record. Writes and returns markdown.
+
+    By default one row per dataset (the paper's layout); a pipeline config
+    with ``table`` gets one row per method instead (see _method_rows).
+    """
+    if pipe.get('table'):
+        header, rows = _method_rows(pipe, records, seeds)
+        lines = [f'# {pipe.name}: {pipe.dataset} test split, seeds {seeds}',
+                 '', '| ' + ' | '.join(header) + ' |',
+                 '|' + '---|' * len(header)]
+        lines += ['| ' + ' | '.join(row) + ' |' for row in rows]
+        return _write_text('\n'.join(lines) + '\n', path)
     has_joint = bool(pipe.get('joint_teacher'))
     has_students = bool(pipe.get('students'))
     header = ['dataset', 'specific acc@1', 'specific acc@5']
@@ -226,7 +286,10 @@ def write_results(pipe, records, seeds, path):
     if has_students and gains_all:
         lines += ['', f'Mean student gain over datasets and seeds: '
                   f'{statistics.mean(gains_all):+.2f} acc@1 points.']
-    text = '\n'.join(lines) + '\n'
+    return _write_text('\n'.join(lines) + '\n', path)
+
+
+def _write_text(text, path):
     tmp = path + '.tmp'
     with open(tmp, 'w') as f:
         f.write(text)
@@ -243,6 +306,8 @@ def main(argv=None):
     work_dir = args.work_dir or osp.join('work_dirs', pipe.name)
     plan = [(seed, stage) for seed in args.seeds
             for stage in build_stages(pipe, osp.join(work_dir, f'seed{seed}'))]
+    if pipe.get('table'):
+        _check_table(pipe, {stage.key for _, stage in plan}, args.config)
     records = {seed: {} for seed in args.seeds}
     start = time.time()
     for i, (seed, stage) in enumerate(plan):

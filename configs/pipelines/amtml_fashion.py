@@ -6,14 +6,10 @@
 #   AMTML-KD                        = students/amtml,
 #   MLFD from a same-dataset joint  = joint + students/mlfd.
 #
-# NOTE: tools/run_pipeline.py needs two additions to run this file:
-# 1. an AMTML student stage must receive the stage-1 checkpoints of its
-#    teachers (model.teachers, by name), not a joint checkpoint: in
-#    build_stages, use _set_teacher_checkpoints for a student config whose
-#    model has `teachers` and _set_joint_checkpoint for one with `teacher`;
-# 2. results.md must be one row per method (`table` below: label and stage
-#    key, acc@1/acc@5 of `dataset` as mean ± std over seeds, and the gain
-#    over `baseline`), since the rows here are not datasets.
+# Each student stage gets the stage-1 checkpoints of the teachers it names
+# (AMTML-KD) or the joint teacher's (MLFD); results.md has one row per
+# method of `table`, with the gain over `baseline`.
+#   python tools/run_pipeline.py configs/pipelines/amtml_fashion.py --seeds 0 1 2
 name = 'amtml_fashion'
 dataset = 'fashion'
 teachers = dict(
