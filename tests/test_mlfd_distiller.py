@@ -416,6 +416,25 @@ def test_unknown_dataset(teacher):
     assert build_distiller(teacher, dataset=1).dataset_name == 'shapes'
 
 
+def test_cross_dataset_student_gets_features_and_ce_only(teacher, batch):
+    """dataset=None: a dataset the joint teacher was not trained on (7
+    classes here, against its 3 and 5). No joint head, so no KD: the
+    distiller says so unless kd is 0, and then trains on features and CE."""
+    with pytest.raises(ValueError, match=r"loss_weights.kd=0.*\(got 0.6\)"):
+        build_distiller(teacher, dataset=None, student=tiny_resnet(7, base=4))
+    distiller = build_distiller(
+        teacher, dataset=None, student=tiny_resnet(7, base=4),
+        loss_weights=dict(kd=0., feature=1., ce=1.))
+    assert distiller.dataset_index is None
+    inputs, samples, _ = batch
+    losses = distiller(inputs, samples, mode='loss')
+    assert 'loss_kd' not in losses and 'loss_ce' in losses
+    assert len([k for k in losses if k.startswith('loss_feature')]) == 3
+    distiller.start_teacher_accuracy()
+    distiller.predict(inputs, samples)
+    assert distiller.stop_teacher_accuracy()['total'] == 0
+
+
 def test_missing_teacher_checkpoint(teacher, tmp_path):
     missing = str(tmp_path / 'nowhere' / 'joint_best.pth')
     with pytest.raises(FileNotFoundError) as err:
@@ -582,3 +601,32 @@ def test_offline_student_configs(config, name, pairs, monkeypatch):
         assert torch.allclose(distiller(inputs, mode='tensor'),
                               stock((inputs - mean) / std, mode='tensor'),
                               atol=1e-5)
+
+
+def test_cross_dataset_digits_config(monkeypatch):
+    """configs/mlfd/student_offline_digits_cross.py builds against the
+    offline joint teacher (random weights), which has no digits head: CE and
+    three feature terms, no KD; its pipeline reuses the offline stages."""
+    from mmengine.config import Config
+
+    from conftest import REPO
+    monkeypatch.chdir(REPO)
+    cfg = Config.fromfile('configs/mlfd/student_offline_digits_cross.py')
+    joint = Config.fromfile(cfg.model.teacher.config).model.to_dict()
+    for spec in joint['teachers']:
+        spec['checkpoint'] = None
+    model_cfg = cfg.model.to_dict()
+    model_cfg['teacher'] = dict(config=joint, checkpoint=None)
+    model_cfg['data_preprocessor'] = cfg.data_preprocessor.to_dict()
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        distiller = MODELS.build(model_cfg)
+    assert distiller.dataset_index is None
+    assert 'digits' not in distiller.teacher.dataset_names
+    torch.manual_seed(0)
+    samples = [DataSample().set_gt_label(k) for k in (3, 9)]
+    losses = distiller(torch.rand(2, 3, 32, 32) * 255, samples, mode='loss')
+    assert 'loss_kd' not in losses and 'loss_ce' in losses
+    assert len([k for k in losses if k.startswith('loss_feature')]) == 3
+    pipe = Config.fromfile('configs/pipelines/offline_cross_dataset.py')
+    assert pipe.stages_of == 'offline' and list(pipe.students) == ['digits']
+    assert 'digits' in pipe.teachers

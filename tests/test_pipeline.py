@@ -168,6 +168,31 @@ def test_student_stage_gets_the_teachers_it_names():
         run_pipeline._set_student_teachers(mlfd, {})
 
 
+def test_stages_of_another_pipeline(tmp_path):
+    """`stages_of`: teachers and joint teacher live in the other pipeline's
+    seed dir, students in this one's; a shared stage dir that holds another
+    config's run is refused, naming both."""
+    from mmengine.config import Config
+    pipe = Config(dict(name='cross', stages_of='base', teachers=dict(a='a.py'),
+                       joint_teacher='j.py', students=dict(a='s.py')))
+    stages = run_pipeline.build_stages(pipe, str(tmp_path / 'cross/seed0'),
+                                       str(tmp_path / 'base/seed0'))
+    dirs = {s.key: osp.relpath(s.work_dir, tmp_path) for s in stages}
+    assert dirs == {'teachers/a': 'base/seed0/teachers/a',
+                    'joint': 'base/seed0/joint',
+                    'students/a': 'cross/seed0/students/a'}
+    stage = stages[0]
+    (tmp_path / 'base/seed0/teachers/a').mkdir(parents=True)
+    (tmp_path / 'ck.pth').write_bytes(b'')
+    record = dict(checkpoint=str(tmp_path / 'ck.pth'), source='a.py')
+    with open(stage.record_file, 'w') as f:
+        json.dump(record, f)
+    assert stage.finished()['source'] == 'a.py'
+    other = run_pipeline.Stage('teachers/a', 'other.py', stage.work_dir)
+    with pytest.raises(ValueError, match="'a.py'.*'other.py'"):
+        other.finished()
+
+
 def test_pipeline_config_errors(tmp_path):
     bad = tmp_path / 'bad.py'
     bad.write_text('name = "x"\n')

@@ -9,6 +9,9 @@ A pipeline config names the configs of each stage:
     teachers = dict(mnist='configs/teachers/offline_mnist_resnet18.py', ...)
     joint_teacher = 'configs/mlfd/joint_offline.py'          # optional
     students = dict(mnist='configs/mlfd/student_offline_mnist.py', ...)  # optional
+    stages_of = 'offline'   # optional: reuse that pipeline's stage-1/2 runs
+    table = [('label', 'students/x'), ...]   # optional, with `dataset` and
+    baseline = 'teachers/x'                  # `baseline`: a row per method
 
 Every stage runs in its own process (tools/train.py, then tools/test.py on
 its best checkpoint) under ``<work_dir>/seed<k>/<stage>``. A stage that
@@ -68,6 +71,14 @@ class Stage:
             return None
         with open(self.record_file) as f:
             record = json.load(f)
+        source = record.get('source')
+        if source and osp.normpath(source) != osp.normpath(self.config):
+            # Shared stage directories (`stages_of`): never pass off one
+            # config's run as another's.
+            raise ValueError(
+                f'stage {self.key}: {self.work_dir} holds a run of '
+                f'{source!r}, but this pipeline names {self.config!r}; use '
+                'another --work-dir or stage name')
         return record if osp.isfile(record.get('checkpoint', '')) else None
 
     def run(self, seed, done, extra_options):
@@ -97,7 +108,7 @@ class Stage:
         with open(metrics_file) as f:
             metrics = json.load(f)
         record = dict(key=self.key, seed=seed, checkpoint=checkpoint,
-                      config=stage_cfg, metrics=metrics)
+                      config=stage_cfg, source=self.config, metrics=metrics)
         tmp = self.record_file + '.tmp'
         with open(tmp, 'w') as f:
             json.dump(record, f, indent=2)
@@ -167,13 +178,17 @@ def _set_student_teachers(cfg, done):
         _set_joint_checkpoint(cfg, done)
 
 
-def build_stages(pipe, seed_dir):
+def build_stages(pipe, seed_dir, shared_seed_dir=None):
+    """The stages of one seed. Teachers and the joint teacher run under
+    ``shared_seed_dir`` (another pipeline's, see ``stages_of``) when given,
+    students always under ``seed_dir``."""
+    teacher_dir = shared_seed_dir or seed_dir
     stages = [Stage(f'teachers/{name}', path,
-                    osp.join(seed_dir, 'teachers', name))
+                    osp.join(teacher_dir, 'teachers', name))
               for name, path in pipe.teachers.items()]
     if pipe.get('joint_teacher'):
         stages.append(Stage('joint', pipe.joint_teacher,
-                            osp.join(seed_dir, 'joint'),
+                            osp.join(teacher_dir, 'joint'),
                             _set_teacher_checkpoints))
     for name, path in (pipe.get('students') or {}).items():
         stages.append(Stage(f'students/{name}', path,
@@ -304,8 +319,15 @@ def main(argv=None):
         if key not in pipe:
             raise KeyError(f'{args.config}: pipeline config needs `{key}`')
     work_dir = args.work_dir or osp.join('work_dirs', pipe.name)
+    # `stages_of = 'offline'`: stage-1/2 runs are those of pipeline
+    # 'offline' (a sibling work dir), trained there if missing.
+    shared = pipe.get('stages_of')
+    shared_dir = osp.join(osp.dirname(osp.abspath(work_dir)),
+                          shared) if shared else None
     plan = [(seed, stage) for seed in args.seeds
-            for stage in build_stages(pipe, osp.join(work_dir, f'seed{seed}'))]
+            for stage in build_stages(
+                pipe, osp.join(work_dir, f'seed{seed}'),
+                shared_dir and osp.join(shared_dir, f'seed{seed}'))]
     if pipe.get('table'):
         _check_table(pipe, {stage.key for _, stage in plan}, args.config)
     records = {seed: {} for seed in args.seeds}

@@ -199,8 +199,12 @@ class MLFDDistiller(BaseModel):
             checkpoint files that no longer exist are skipped, since the
             joint checkpoint holds every teacher weight. ``checkpoint=None``
             keeps random weights (build tests only; logs a warning).
-        dataset (str | int): The student's dataset: a name in the joint
-            teacher's ``dataset_names`` or an index into them.
+        dataset (str | int | None): The student's dataset: a name in the
+            joint teacher's ``dataset_names`` or an index into them. ``None``
+            for a dataset the joint teacher was not trained on
+            (cross-dataset generalisation, the paper's supplementary Table
+            6): the joint teacher has no head for it, so only feature
+            distillation and CE apply and ``loss_weights.kd`` must be 0.
         distill (Sequence | str): Distilled pairs ``(student stage, teacher
             level)``: the stage is an index of the student backbone's stages
             (``out_indices`` numbering, e.g. 0..3 for a ResNet), the level a
@@ -225,7 +229,7 @@ class MLFDDistiller(BaseModel):
     def __init__(self,
                  student: dict,
                  teacher: dict,
-                 dataset: Union[str, int],
+                 dataset: Union[str, int, None],
                  distill: Union[str, Sequence] = 'auto',
                  loss_weights: Optional[dict] = None,
                  temperature: float = 2.0,
@@ -398,8 +402,18 @@ class MLFDDistiller(BaseModel):
                 f'teacher built from teacher.config: ' + '; '.join(parts))
         model.load_state_dict(state, strict=True)
 
-    def _resolve_dataset(self, dataset: Union[str, int]) -> Tuple[int, str]:
+    def _resolve_dataset(
+            self, dataset: Union[str, int, None]
+    ) -> Tuple[Optional[int], Optional[str]]:
         names = list(self.teacher.dataset_names)
+        if dataset is None:
+            if self.loss_weights['kd'] > 0:
+                raise ValueError(
+                    'dataset=None (a dataset the joint teacher was not '
+                    f'trained on; its datasets: {names}) leaves no joint '
+                    'head for soft targets: set loss_weights.kd=0 '
+                    f'(got {self.loss_weights["kd"]})')
+            return None, None
         if isinstance(dataset, bool) or not isinstance(dataset, (str, int)):
             raise TypeError(
                 f'dataset must be a name or an index, got {dataset!r}')
@@ -561,6 +575,8 @@ class MLFDDistiller(BaseModel):
         return pairs
 
     def _check_num_classes(self):
+        if self.dataset_index is None:
+            return  # cross-dataset: no joint head to match
         head = self._student_head(self.student)
         student_classes = getattr(head, 'num_classes', None)
         teacher_classes = self.teacher.num_classes[self.dataset_index]
@@ -764,8 +780,10 @@ class MLFDDistiller(BaseModel):
     def _count_teacher_hits(self, inputs, data_samples):
         labels = [s.gt_label for s in data_samples
                   if 'gt_label' in s and s.gt_label.numel() == 1]
-        if len(labels) != len(data_samples):
-            return  # unlabelled or multi-label samples: nothing to count
+        if len(labels) != len(data_samples) or self.dataset_index is None:
+            # unlabelled or multi-label samples, or no joint head for the
+            # student's dataset: nothing to count
+            return
         labels = torch.stack([lb.reshape(()) for lb in labels]).long()
         logits = self._teacher_outputs(
             inputs, data_samples)['logits'][self.dataset_index]
