@@ -442,7 +442,8 @@ def test_fashion_teacher_configs(stem, backbone):
 
 def _build_from_config(stem, monkeypatch):
     monkeypatch.chdir(REPO)  # config paths are relative to the repo root
-    cfg = Config.fromfile(f'configs/amtml/{stem}.py')
+    path = stem if stem.startswith('configs/') else f'configs/amtml/{stem}.py'
+    cfg = Config.fromfile(path)
     model_cfg = cfg.model.to_dict()
     for spec in model_cfg['teachers']:
         spec['checkpoint'] = None  # random teachers: no stage-1 runs here
@@ -485,6 +486,32 @@ def test_fashion_amtml_configs(stem, adaptive, num_hints, monkeypatch):
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         stock = MODELS.build(teacher_cfg.model)
     stock.load_state_dict(distiller.student.state_dict(), strict=True)
+
+
+@pytest.mark.parametrize('config,teacher', [
+    ('configs/baselines/kd_fashion_tinynet_own.py', 'tinynet'),
+    ('configs/baselines/kd_fashion_tinynet_deeper.py', 'seresnext'),
+])
+def test_single_teacher_kd_configs(config, teacher, monkeypatch):
+    """Single-dataset KD: one teacher, weight 1, only the soft-target and CE
+    terms, with the MLFD students' weights (0.6 KD at T = 2, 1.0 CE)."""
+    cfg, distiller = _build_from_config(config, monkeypatch)
+    assert distiller.teacher_names == [teacher]
+    assert len(distiller.connectors) == 0
+    torch.manual_seed(0)
+    inputs = torch.rand(2, 3, 32, 32) * 255
+    samples = [DataSample().set_gt_label(k) for k in (1, 7)]
+    losses = distiller(inputs, samples, mode='loss')
+    assert {k for k in losses if k.startswith('loss')} == {'loss_ce',
+                                                            'loss_kd'}
+    logits = distiller.student(distiller.student_inputs(inputs),
+                               mode='tensor')
+    with torch.no_grad():
+        target = distiller.teachers[0].forward_with_logits(inputs)[1]
+    expected = 0.6 * KDLoss(temperature=2.0)(logits, target)
+    assert torch.allclose(losses['loss_kd'], expected, atol=1e-5)
+    weights = distiller(inputs, mode='tensor')['teacher_weights']
+    assert torch.equal(weights, torch.ones(2, 1))
 
 
 def test_fashion_mlfd_comparison_configs(monkeypatch):

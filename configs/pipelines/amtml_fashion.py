@@ -1,6 +1,7 @@
 # AMTML-KD against its baselines on one label space (offline fashion), all
 # with the same three stage-1 teachers and a TinyNet-E student:
 #   the student trained alone       = stage-1 teacher `tinynet` itself,
+#   single-dataset KD               = students/kd_own, students/kd_deeper,
 #   equal-weights multi-teacher KD  = students/equal (and students/vanilla:
 #                                     no hints, no RKD),
 #   AMTML-KD                        = students/amtml,
@@ -19,6 +20,8 @@ teachers = dict(
 )
 joint_teacher = 'configs/amtml/joint_fashion_same_dataset.py'
 students = dict(
+    kd_own='configs/baselines/kd_fashion_tinynet_own.py',
+    kd_deeper='configs/baselines/kd_fashion_tinynet_deeper.py',
     vanilla='configs/amtml/mtkd_fashion_tinynet_vanilla.py',
     equal='configs/amtml/amtml_fashion_tinynet_equal.py',
     amtml='configs/amtml/amtml_fashion_tinynet.py',
@@ -30,6 +33,8 @@ table = [
     ('ResNet-18 teacher', 'teachers/resnet18'),
     ('SE-ResNeXt teacher', 'teachers/seresnext'),
     ('MLFD joint teacher (3 teachers)', 'joint'),
+    ('KD from its own teacher (TinyNet-E)', 'students/kd_own'),
+    ('KD from a deeper teacher (SE-ResNeXt)', 'students/kd_deeper'),
     ('multi-teacher KD, equal weights', 'students/vanilla'),
     ('AMTML-KD, equal weights', 'students/equal'),
     ('AMTML-KD', 'students/amtml'),
