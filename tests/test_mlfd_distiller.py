@@ -628,5 +628,34 @@ def test_cross_dataset_digits_config(monkeypatch):
     assert 'loss_kd' not in losses and 'loss_ce' in losses
     assert len([k for k in losses if k.startswith('loss_feature')]) == 3
     pipe = Config.fromfile('configs/pipelines/offline_cross_dataset.py')
-    assert pipe.stages_of == 'offline' and list(pipe.students) == ['digits']
+    assert pipe.stages_of == 'configs/pipelines/offline.py' and list(pipe.students) == ['digits']
     assert 'digits' in pipe.teachers
+
+
+@pytest.mark.parametrize('level', [1, 2, 4])
+def test_offline_level_ablation_configs(level, monkeypatch):
+    """Each level-ablation pipeline: a joint teacher at L<k> and 'auto'
+    students that distil all k levels, deepest student stage with the
+    deepest level; the stage-1 teachers are shared with the offline run."""
+    from mmengine.config import Config
+
+    from conftest import REPO
+    monkeypatch.chdir(REPO)
+    pipe = Config.fromfile(f'configs/pipelines/offline_levels_L{level}.py')
+    assert pipe.stages_of == 'configs/pipelines/offline.py'
+    assert pipe.teachers == Config.fromfile(pipe.stages_of).teachers
+    joint = Config.fromfile(pipe.joint_teacher).model.to_dict()
+    assert joint['levels'] == f'L{level}'
+    for spec in joint['teachers']:
+        spec['checkpoint'] = None
+    for name, path in pipe.students.items():
+        cfg = Config.fromfile(path)
+        model_cfg = cfg.model.to_dict()
+        model_cfg['teacher'] = dict(config=joint, checkpoint=None)
+        model_cfg['data_preprocessor'] = cfg.data_preprocessor.to_dict()
+        with DefaultScope.overwrite_default_scope('mmpretrain'):
+            distiller = MODELS.build(model_cfg)
+        assert distiller.dataset_name == name
+        assert [lvl for _, lvl in distiller.pairs] == list(range(level))
+        stages = [s for s, _ in distiller.pairs]
+        assert stages == sorted(stages) and len(set(stages)) == level

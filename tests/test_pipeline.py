@@ -169,19 +169,26 @@ def test_student_stage_gets_the_teachers_it_names():
 
 
 def test_stages_of_another_pipeline(tmp_path):
-    """`stages_of`: teachers and joint teacher live in the other pipeline's
-    seed dir, students in this one's; a shared stage dir that holds another
-    config's run is refused, naming both."""
+    """`stages_of`: stages that the other pipeline runs from the same config
+    file live in its seed dir; the others (another joint config, the
+    students) in this one's. A stage dir that holds another config's run is
+    refused, naming both."""
     from mmengine.config import Config
-    pipe = Config(dict(name='cross', stages_of='base', teachers=dict(a='a.py'),
+    base = Config(dict(name='base', teachers=dict(a='a.py', b='b.py'),
                        joint_teacher='j.py', students=dict(a='s.py')))
-    stages = run_pipeline.build_stages(pipe, str(tmp_path / 'cross/seed0'),
-                                       str(tmp_path / 'base/seed0'))
+    pipe = Config(dict(name='cross', teachers=dict(a='a.py', b='other_b.py'),
+                       joint_teacher='j.py', students=dict(a='s.py')))
+    stages = run_pipeline.share_stages(
+        run_pipeline.build_stages(pipe, str(tmp_path / 'cross/seed0')),
+        run_pipeline.build_stages(base, str(tmp_path / 'base/seed0')))
     dirs = {s.key: osp.relpath(s.work_dir, tmp_path) for s in stages}
     assert dirs == {'teachers/a': 'base/seed0/teachers/a',
+                    'teachers/b': 'cross/seed0/teachers/b',
                     'joint': 'base/seed0/joint',
-                    'students/a': 'cross/seed0/students/a'}
+                    'students/a': 'base/seed0/students/a'}
     stage = stages[0]
+    assert stage.record_file == str(tmp_path /
+                                    'base/seed0/teachers/a/stage.json')
     (tmp_path / 'base/seed0/teachers/a').mkdir(parents=True)
     (tmp_path / 'ck.pth').write_bytes(b'')
     record = dict(checkpoint=str(tmp_path / 'ck.pth'), source='a.py')

@@ -9,7 +9,8 @@ A pipeline config names the configs of each stage:
     teachers = dict(mnist='configs/teachers/offline_mnist_resnet18.py', ...)
     joint_teacher = 'configs/mlfd/joint_offline.py'          # optional
     students = dict(mnist='configs/mlfd/student_offline_mnist.py', ...)  # optional
-    stages_of = 'offline'   # optional: reuse that pipeline's stage-1/2 runs
+    stages_of = 'configs/pipelines/offline.py'  # optional: reuse its runs of
+                                        # the same stage configs
     table = [('label', 'students/x'), ...]   # optional, with `dataset` and
     baseline = 'teachers/x'                  # `baseline`: a row per method
 
@@ -178,22 +179,33 @@ def _set_student_teachers(cfg, done):
         _set_joint_checkpoint(cfg, done)
 
 
-def build_stages(pipe, seed_dir, shared_seed_dir=None):
-    """The stages of one seed. Teachers and the joint teacher run under
-    ``shared_seed_dir`` (another pipeline's, see ``stages_of``) when given,
-    students always under ``seed_dir``."""
-    teacher_dir = shared_seed_dir or seed_dir
+def build_stages(pipe, seed_dir):
+    """The stages of one seed, under ``seed_dir``."""
     stages = [Stage(f'teachers/{name}', path,
-                    osp.join(teacher_dir, 'teachers', name))
+                    osp.join(seed_dir, 'teachers', name))
               for name, path in pipe.teachers.items()]
     if pipe.get('joint_teacher'):
         stages.append(Stage('joint', pipe.joint_teacher,
-                            osp.join(teacher_dir, 'joint'),
+                            osp.join(seed_dir, 'joint'),
                             _set_teacher_checkpoints))
     for name, path in (pipe.get('students') or {}).items():
         stages.append(Stage(f'students/{name}', path,
                             osp.join(seed_dir, 'students', name),
                             _set_student_teachers))
+    return stages
+
+
+def share_stages(stages, other_stages):
+    """Run each stage that another pipeline has too (same key, same config
+    file) in that pipeline's directory, so that its finished run is reused
+    (``stages_of``); the others stay where they are."""
+    theirs = {stage.key: stage for stage in other_stages}
+    for stage in stages:
+        other = theirs.get(stage.key)
+        if other is not None and osp.normpath(other.config) == \
+                osp.normpath(stage.config):
+            stage.work_dir = other.work_dir
+            stage.record_file = other.record_file
     return stages
 
 
@@ -319,15 +331,27 @@ def main(argv=None):
         if key not in pipe:
             raise KeyError(f'{args.config}: pipeline config needs `{key}`')
     work_dir = args.work_dir or osp.join('work_dirs', pipe.name)
-    # `stages_of = 'offline'`: stage-1/2 runs are those of pipeline
-    # 'offline' (a sibling work dir), trained there if missing.
-    shared = pipe.get('stages_of')
-    shared_dir = osp.join(osp.dirname(osp.abspath(work_dir)),
-                          shared) if shared else None
+    # `stages_of = <pipeline config>`: the stages that pipeline runs with the
+    # same config file are its runs (in its sibling work dir), trained
+    # there if missing.
+    other = None
+    if pipe.get('stages_of'):
+        if not osp.isfile(pipe.stages_of):
+            raise FileNotFoundError(
+                f'{args.config}: stages_of names {pipe.stages_of!r}, which '
+                'is not a pipeline config file')
+        other = Config.fromfile(pipe.stages_of)
+        other_dir = osp.join(osp.dirname(osp.abspath(work_dir)), other.name)
+
+    def stages_of_seed(seed):
+        stages = build_stages(pipe, osp.join(work_dir, f'seed{seed}'))
+        if other is None:
+            return stages
+        return share_stages(
+            stages, build_stages(other, osp.join(other_dir, f'seed{seed}')))
+
     plan = [(seed, stage) for seed in args.seeds
-            for stage in build_stages(
-                pipe, osp.join(work_dir, f'seed{seed}'),
-                shared_dir and osp.join(shared_dir, f'seed{seed}'))]
+            for stage in stages_of_seed(seed)]
     if pipe.get('table'):
         _check_table(pipe, {stage.key for _, stage in plan}, args.config)
     records = {seed: {} for seed in args.seeds}
