@@ -556,9 +556,19 @@ def test_pipeline_config_wiring(monkeypatch):
     done = {f'teachers/{n}': dict(checkpoint=f'/runs/{n}/best.pth',
                                   config=f'/runs/{n}/config.py')
             for n in pipe.teachers}
-    for stem in ('amtml', 'equal', 'vanilla'):
-        cfg = Config.fromfile(pipe.students[stem])
-        runner._set_teacher_checkpoints(cfg, done)
+    extra = Config.fromfile('configs/pipelines/amtml_fashion_extra.py')
+    assert extra.stages_of == 'configs/pipelines/amtml_fashion.py'
+    assert {key for _, key in extra.table} <= {
+        f'teachers/{n}' for n in extra.teachers} | {
+            f'students/{n}' for n in extra.students}
+    for path in (pipe.students.amtml, pipe.students.vanilla,
+                 extra.students.equal):
+        cfg = Config.fromfile(path)
+        runner._set_student_teachers(cfg, done)
         assert [t.checkpoint for t in cfg.model.teachers] == [
             f'/runs/{n}/best.pth' for n in ('resnet18', 'tinynet',
                                             'seresnext')]
+    cfg = Config.fromfile(extra.students.kd_deeper)
+    runner._set_student_teachers(cfg, done)
+    assert [t.checkpoint for t in cfg.model.teachers] == [
+        '/runs/seresnext/best.pth']
