@@ -88,5 +88,5 @@ def test_errors():
     sample = DataSample().set_gt_label(0).set_pred_score(torch.ones(3) / 3)
     with pytest.raises(KeyError, match='dataset_name'):
         MultiDatasetMetric().process(None, [sample])
-    with pytest.raises(ValueError, match=r"unknown items \['mAP'\]"):
-        MultiDatasetMetric(items=('accuracy', 'mAP'))
+    with pytest.raises(ValueError, match=r"unknown items \['auc'\]"):
+        MultiDatasetMetric(items=('accuracy', 'auc'))

@@ -89,6 +89,13 @@ def test_pipeline_chains_stages_and_skips_finished_ones(tmp_path,
     assert 'gain acc@1' in table
     assert set(joint['metrics']) >= {'mnist/accuracy_top1',
                                      'fashion/accuracy_top1'}
+    # the in-process test of the best checkpoint is what tools/test.py says
+    student = json.loads(
+        (seed_dir / 'students' / 'mnist' / 'stage.json').read_text())
+    out = tmp_path / 'retest.json'
+    run_tool(PYTHON, 'tools/test.py', student['config'], student['checkpoint'],
+             '--work-dir', tmp_path / 'retest', '--out', out)
+    assert json.loads(out.read_text()) == pytest.approx(student['metrics'])
 
     again = run_tool(PYTHON, 'tools/run_pipeline.py', pipe, '--work-dir',
                      work, timeout=300)
@@ -170,13 +177,14 @@ def test_student_stage_gets_the_teachers_it_names():
 
 def test_stages_of_another_pipeline(tmp_path):
     """`stages_of`: stages that the other pipeline runs from the same config
-    file live in its seed dir; the others (another joint config, the
-    students) in this one's. A stage dir that holds another config's run is
+    file (whatever their name) live in its seed dir, the others in this
+    one's. A stage dir that holds another config's run is
     refused, naming both."""
     from mmengine.config import Config
     base = Config(dict(name='base', teachers=dict(a='a.py', b='b.py'),
                        joint_teacher='j.py', students=dict(a='s.py')))
-    pipe = Config(dict(name='cross', teachers=dict(a='a.py', b='other_b.py'),
+    pipe = Config(dict(name='cross', teachers=dict(a='a.py', b='other_b.py',
+                                                   c='./b.py'),
                        joint_teacher='j.py', students=dict(a='s.py')))
     stages = run_pipeline.share_stages(
         run_pipeline.build_stages(pipe, str(tmp_path / 'cross/seed0')),
@@ -184,6 +192,7 @@ def test_stages_of_another_pipeline(tmp_path):
     dirs = {s.key: osp.relpath(s.work_dir, tmp_path) for s in stages}
     assert dirs == {'teachers/a': 'base/seed0/teachers/a',
                     'teachers/b': 'cross/seed0/teachers/b',
+                    'teachers/c': 'base/seed0/teachers/b',  # same config
                     'joint': 'base/seed0/joint',
                     'students/a': 'base/seed0/students/a'}
     stage = stages[0]

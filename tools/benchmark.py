@@ -157,10 +157,10 @@ def joint_datasets(cfg, split_pipeline, n, data_roots):
     out = {}
     for name, entry, test_entry in zip(wrapper['names'], wrapper['datasets'],
                                        test['datasets']):
-        from mlfd_mm.datasets.multi_dataset import _resolve_dataset_cfg
-        dataset_cfg = _resolve_dataset_cfg(entry)
+        from mlfd_mm.datasets.multi_dataset import resolve_dataset_config
+        dataset_cfg = resolve_dataset_config(entry)
         if split_pipeline == 'test':
-            dataset_cfg['pipeline'] = _resolve_dataset_cfg(
+            dataset_cfg['pipeline'] = resolve_dataset_config(
                 test_entry)['pipeline']
         if name in data_roots:
             dataset_cfg['data_root'] = data_roots[name]

@@ -43,7 +43,7 @@ from mlfd_mm.cache.writer import (DEFAULT_SHARD_SIZE,  # noqa: E402
                                   check_disk_space, feature_sizes,
                                   format_bytes, free_bytes, missing_shards,
                                   stored_shapes)
-from mlfd_mm.datasets.multi_dataset import _resolve_dataset_cfg  # noqa
+from mlfd_mm.datasets.multi_dataset import resolve_dataset_config  # noqa
 
 SPLITS = ('train', 'val', 'test')
 
@@ -190,7 +190,7 @@ def deterministic_pipelines(cfg: Config) -> dict:
             continue
         wrapper = _loader_dataset(cfg, split)
         for name, entry in zip(wrapper['names'], wrapper['datasets']):
-            found[name] = _resolve_dataset_cfg(entry).get('pipeline')
+            found[name] = resolve_dataset_config(entry).get('pipeline')
     return found
 
 
@@ -201,7 +201,7 @@ def split_datasets(cfg: Config, split: str, pipeline=None) -> list:
     pipelines = deterministic_pipelines(cfg) if pipeline is None else {}
     out = []
     for name, entry in zip(wrapper['names'], wrapper['datasets']):
-        dataset = _resolve_dataset_cfg(entry)
+        dataset = resolve_dataset_config(entry)
         chosen = pipeline if pipeline is not None else pipelines.get(name)
         if not chosen:
             raise SystemExit(

@@ -13,11 +13,20 @@ run. Writes
 - ``OUT_DIR/student_config.py``: a standalone config: the student model with
   its own ``out_indices``, the data preprocessor (mean/std) it was trained
   with, the test pipeline/dataloader/evaluator of CONFIG and the student
-  toolbox's ``default_scope``. It references nothing of mlfd_mm, e.g.::
+  toolbox's ``default_scope``. It references nothing of mlfd_mm: a dataset
+  or metric of ours with a stock equivalent is written as that (e.g.
+  CheckedVideoDataset -> VideoDataset, AccMAPMetric -> AccMetric), any
+  other section using our types is left out with a warning. E.g.::
 
     from mmpretrain.apis import ImageClassificationInferencer
     inferencer = ImageClassificationInferencer(
         'OUT_DIR/student_config.py', pretrained='OUT_DIR/student.pth')
+
+    # a video (mmaction2) student
+    from mmaction.apis import inference_recognizer, init_recognizer
+    model = init_recognizer('OUT_DIR/student_config.py',
+                            'OUT_DIR/student.pth', device='cpu')
+    result = inference_recognizer(model, 'clip.mp4')  # .pred_score
 """
 import argparse
 import copy
@@ -66,16 +75,39 @@ def _plain(value):
     return str(value)
 
 
-def _our_type_names():
-    """Names that mlfd_mm registered in mmengine's root registries."""
-    names = set()
+def _our_classes():
+    """name -> class of what mlfd_mm registered in mmengine's root
+    registries."""
+    classes = {}
     for attr in dir(mm_registry):
         reg = getattr(mm_registry, attr)
         if isinstance(reg, mm_registry.Registry):
             for name, cls in reg.module_dict.items():
                 if getattr(cls, '__module__', '').startswith('mlfd_mm'):
-                    names.add(name)
-    return names
+                    classes[name] = cls
+    return classes
+
+
+def _our_type_names():
+    """Names that mlfd_mm registered in mmengine's root registries."""
+    return set(_our_classes())
+
+
+def _with_stock_types(node, our_classes):
+    """``node`` with every config of a class of ours that offers a stock
+    equivalent (a ``stock_config(cfg)`` classmethod, e.g.
+    CheckedVideoDataset -> VideoDataset, AccMAPMetric -> AccMetric)
+    replaced by that stock config."""
+    if isinstance(node, dict):
+        type_value = node.get('type')
+        if isinstance(type_value, str):
+            cls = our_classes.get(type_value.split('.')[-1])
+            if cls is not None and hasattr(cls, 'stock_config'):
+                node = cls.stock_config(dict(node))
+        return {k: _with_stock_types(v, our_classes) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return type(node)(_with_stock_types(v, our_classes) for v in node)
+    return node
 
 
 def _types_in(node, path, found):
@@ -140,7 +172,8 @@ def build_export_config(cfg):
     student['data_preprocessor'] = copy.deepcopy(preprocessor)
     student.setdefault('_scope_', scope)
 
-    our_names = _our_type_names()
+    our_classes = _our_classes()
+    our_names = set(our_classes)
     bad = [(p, t) for p, t in _types_in(student, 'model.student', [])
            if _is_ours(t, our_names)]
     if bad:
@@ -153,7 +186,7 @@ def build_export_config(cfg):
     for key in _EVAL_KEYS:
         if key not in cfg:
             continue
-        value = _plain(cfg[key])
+        value = _with_stock_types(_plain(cfg[key]), our_classes)
         ours = [(p, t) for p, t in _types_in(value, key, [])
                 if _is_ours(t, our_names)]
         if ours:

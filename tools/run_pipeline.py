@@ -14,13 +14,14 @@ A pipeline config names the configs of each stage:
     table = [('label', 'students/x'), ...]   # optional, with `dataset` and
     baseline = 'teachers/x'                  # `baseline`: a row per method
 
-Every stage runs in its own process (tools/train.py, then tools/test.py on
-its best checkpoint) under ``<work_dir>/seed<k>/<stage>``. A stage that
-finished leaves ``stage.json`` and is skipped next time; one that was killed
-resumes from its last checkpoint. Each student is exported as a stock model
+Every stage runs in its own process (tools/train.py, which then tests its
+best checkpoint as tools/test.py would) under ``<work_dir>/seed<k>/<stage>``.
+A stage that finished leaves ``stage.json`` and is skipped next time; one that
+was killed resumes from its last checkpoint. Each student is exported as a stock model
 to ``.../students/<name>/export/``. ``<work_dir>/results.md`` is the paper's
 table: per dataset, the dataset-specific model, the joint teacher and the
-student, with the student's gain (mean ± std over seeds).
+student, with the student's gain (mean ± std over seeds), in acc@1 and acc@5
+(percent), or in acc@1 and mAP where the stages report an mAP (video).
 """
 import argparse
 import json
@@ -98,14 +99,14 @@ class Stage:
                  '--work-dir', self.work_dir]
         if _has_checkpoint(self.work_dir):
             train.append('--resume')  # a killed run goes on where it was
+        # The best checkpoint is tested in the training process: a second
+        # process would spend its start-up (imports, model, data) again.
+        metrics_file = osp.join(self.work_dir, 'test_metrics.json')
+        train += ['--test-best', metrics_file]
         if extra_options:
             train += ['--cfg-options', *extra_options]
         _call(train, osp.join(self.work_dir, 'train.out'))
         checkpoint = _best_checkpoint(self.work_dir)
-        metrics_file = osp.join(self.work_dir, 'test_metrics.json')
-        _call([sys.executable, osp.join(REPO, 'tools/test.py'), stage_cfg,
-               checkpoint, '--work-dir', self.work_dir, '--out',
-               metrics_file], osp.join(self.work_dir, 'test.out'))
         with open(metrics_file) as f:
             metrics = json.load(f)
         record = dict(key=self.key, seed=seed, checkpoint=checkpoint,
@@ -196,17 +197,40 @@ def build_stages(pipe, seed_dir):
 
 
 def share_stages(stages, other_stages):
-    """Run each stage that another pipeline has too (same key, same config
-    file) in that pipeline's directory, so that its finished run is reused
+    """Run each stage that another pipeline has too (the same kind of stage,
+    teacher, joint or student, from the same config file) in that
+    pipeline's directory, so that its finished run is reused
     (``stages_of``); the others stay where they are."""
-    theirs = {stage.key: stage for stage in other_stages}
+    def kind_and_config(stage):
+        return stage.key.split('/')[0], osp.normpath(stage.config)
+
+    theirs = {kind_and_config(stage): stage for stage in other_stages}
     for stage in stages:
-        other = theirs.get(stage.key)
-        if other is not None and osp.normpath(other.config) == \
-                osp.normpath(stage.config):
+        other = theirs.get(kind_and_config(stage))
+        if other is not None:
             stage.work_dir = other.work_dir
             stage.record_file = other.record_file
     return stages
+
+
+def pipeline_stages(pipe, work_dir, seed, config, _seen=()):
+    """The stages of one seed of pipeline ``pipe`` (read from ``config``),
+    with those of its ``stages_of`` pipeline (and so on) shared."""
+    stages = build_stages(pipe, osp.join(work_dir, f'seed{seed}'))
+    if not pipe.get('stages_of'):
+        return stages
+    if not osp.isfile(pipe.stages_of):
+        raise FileNotFoundError(
+            f'{config}: stages_of names {pipe.stages_of!r}, which is not a '
+            'pipeline config file')
+    if osp.abspath(pipe.stages_of) in _seen:
+        raise ValueError(f'{config}: stages_of loops back to '
+                         f'{pipe.stages_of!r}')
+    other = Config.fromfile(pipe.stages_of)
+    other_dir = osp.join(osp.dirname(osp.abspath(work_dir)), other.name)
+    return share_stages(stages, pipeline_stages(
+        other, other_dir, seed, pipe.stages_of,
+        _seen + (osp.abspath(config), )))
 
 
 def export_student(record, work_dir):
@@ -219,12 +243,34 @@ def export_student(record, work_dir):
     return out_dir
 
 
-def _acc(metrics, dataset, topk):
-    """acc@k of ``dataset`` from a single- or multi-dataset metrics dict."""
-    for key in (f'{dataset}/accuracy_top{topk}', f'accuracy/top{topk}'):
+# Where each reported metric sits in a stage's test metrics, and the factor
+# that makes it a percentage: our per-dataset keys (MultiDatasetMetric,
+# percent), mmpretrain's Accuracy (percent) and mmaction2's AccMetric /
+# AccMAPMetric (fractions 0..1). The one place that knows the toolboxes'
+# metric keys.
+_METRIC_KEYS = {
+    'acc@1': (('{dataset}/accuracy_top1', 1.0), ('accuracy/top1', 1.0),
+              ('acc/top1', 100.0)),
+    'acc@5': (('{dataset}/accuracy_top5', 1.0), ('accuracy/top5', 1.0),
+              ('acc/top5', 100.0)),
+    'mAP': (('{dataset}/mAP', 1.0), ('acc/mean_average_precision', 100.0)),
+}
+
+
+def metric_percent(metrics, dataset, name):
+    """Metric ``name`` ('acc@1', 'acc@5' or 'mAP') of ``dataset``, in
+    percent, from a single- or multi-dataset metrics dict; None if the
+    metrics lack it."""
+    for key, scale in _METRIC_KEYS[name]:
+        key = key.format(dataset=dataset)
         if key in metrics:
-            return float(metrics[key])
+            return float(metrics[key]) * scale
     return None
+
+
+def _acc(metrics, dataset, topk):
+    """acc@k (percent) of ``dataset``; see :func:`metric_percent`."""
+    return metric_percent(metrics, dataset, f'acc@{topk}')
 
 
 def _fmt(values):
@@ -285,34 +331,50 @@ def write_results(pipe, records, seeds, path):
         return _write_text('\n'.join(lines) + '\n', path)
     has_joint = bool(pipe.get('joint_teacher'))
     has_students = bool(pipe.get('students'))
-    header = ['dataset', 'specific acc@1', 'specific acc@5']
+    # The paper's metrics: acc@1 and acc@5, or acc@1 and mAP where the
+    # stages report an mAP (video).
+    has_map = any(
+        metric_percent(record['metrics'], name, 'mAP') is not None
+        for seed_records in records.values()
+        for record in seed_records.values() for name in pipe.teachers)
+    shown = ['acc@1', 'mAP'] if has_map else ['acc@1', 'acc@5']
+    gained = shown if has_map else ['acc@1']
+    header = ['dataset'] + [f'specific {m}' for m in shown]
     if has_joint:
-        header += ['joint acc@1', 'joint acc@5']
+        header += [f'joint {m}' for m in shown]
     if has_students:
-        header += ['student acc@1', 'student acc@5', 'gain acc@1']
+        header += [f'student {m}' for m in shown]
+        header += [f'gain {m}' for m in gained]
     lines = [f'# {pipe.name}: results over seeds {seeds}', '',
              '| ' + ' | '.join(header) + ' |',
              '|' + '---|' * len(header)]
-    gains_all = []
+    gains_all = {m: [] for m in gained}
     for name in pipe.teachers:
-        def per_seed(key, topk, dataset=name):
-            return [_acc(records[s][key]['metrics'], dataset, topk)
+        def per_seed(key, metric, dataset=name):
+            return [metric_percent(records[s][key]['metrics'], dataset,
+                                   metric)
                     if key in records[s] else None for s in seeds]
-        base1 = per_seed(f'teachers/{name}', 1)
-        row = [name, _fmt(base1), _fmt(per_seed(f'teachers/{name}', 5))]
+        row = [name] + [_fmt(per_seed(f'teachers/{name}', m))
+                        for m in shown]
         if has_joint:
-            row += [_fmt(per_seed('joint', 1)), _fmt(per_seed('joint', 5))]
+            row += [_fmt(per_seed('joint', m)) for m in shown]
         if has_students:
-            stud1 = per_seed(f'students/{name}', 1)
-            gains = [s - b for s, b in zip(stud1, base1)
-                     if s is not None and b is not None]
-            gains_all += gains
-            row += [_fmt(stud1), _fmt(per_seed(f'students/{name}', 5)),
-                    (_fmt(gains) if gains else '-')]
+            row += [_fmt(per_seed(f'students/{name}', m)) for m in shown]
+            for metric in gained:
+                gains = [s - b for s, b in zip(
+                    per_seed(f'students/{name}', metric),
+                    per_seed(f'teachers/{name}', metric))
+                         if s is not None and b is not None]
+                gains_all[metric] += gains
+                row.append(_fmt(gains) if gains else '-')
         lines.append('| ' + ' | '.join(row) + ' |')
-    if has_students and gains_all:
+    if has_students and gains_all['acc@1']:
         lines += ['', f'Mean student gain over datasets and seeds: '
-                  f'{statistics.mean(gains_all):+.2f} acc@1 points.']
+                  f'{statistics.mean(gains_all["acc@1"]):+.2f} acc@1 points.']
+        if gains_all.get('mAP'):
+            lines.append(
+                f'Mean student mAP gain over datasets and seeds: '
+                f'{statistics.mean(gains_all["mAP"]):+.2f} mAP points.')
     return _write_text('\n'.join(lines) + '\n', path)
 
 
@@ -334,24 +396,8 @@ def main(argv=None):
     # `stages_of = <pipeline config>`: the stages that pipeline runs with the
     # same config file are its runs (in its sibling work dir), trained
     # there if missing.
-    other = None
-    if pipe.get('stages_of'):
-        if not osp.isfile(pipe.stages_of):
-            raise FileNotFoundError(
-                f'{args.config}: stages_of names {pipe.stages_of!r}, which '
-                'is not a pipeline config file')
-        other = Config.fromfile(pipe.stages_of)
-        other_dir = osp.join(osp.dirname(osp.abspath(work_dir)), other.name)
-
-    def stages_of_seed(seed):
-        stages = build_stages(pipe, osp.join(work_dir, f'seed{seed}'))
-        if other is None:
-            return stages
-        return share_stages(
-            stages, build_stages(other, osp.join(other_dir, f'seed{seed}')))
-
     plan = [(seed, stage) for seed in args.seeds
-            for stage in stages_of_seed(seed)]
+            for stage in pipeline_stages(pipe, work_dir, seed, args.config)]
     if pipe.get('table'):
         _check_table(pipe, {stage.key for _, stage in plan}, args.config)
     records = {seed: {} for seed in args.seeds}

@@ -12,7 +12,8 @@ sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 import mlfd_mm  # noqa: E402,F401  (applies compat fixes before torchvision)
 import torch  # noqa: E402
 from mlfd_mm.compat import prepare_cpu_distributed  # noqa: E402
-from mlfd_mm.config_checks import check_data_roots  # noqa: E402
+from mlfd_mm.config_checks import (check_clip_frames,  # noqa: E402
+                                   check_data_roots)
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
@@ -86,6 +87,7 @@ def main(argv=None):
             evaluators = [evaluators]
         cfg.test_evaluator = list(evaluators) + [dump]
     check_data_roots(cfg, ['test_dataloader'])
+    check_clip_frames(cfg, ['test_dataloader'])
     own_process_group = prepare_cpu_distributed(cfg, args.launcher)
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()

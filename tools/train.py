@@ -5,6 +5,7 @@ with the mlfd_mm plugin imported and CPU multi-process training fixed.
     torchrun --nproc_per_node 2 tools/train.py CONFIG --launcher pytorch
 """
 import argparse
+import json
 import os
 import os.path as osp
 import sys
@@ -13,7 +14,8 @@ sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 import mlfd_mm  # noqa: E402  (applies compat fixes before torchvision)
 import torch  # noqa: E402
 from mlfd_mm.compat import prepare_cpu_distributed  # noqa: E402
-from mlfd_mm.config_checks import check_data_roots  # noqa: E402
+from mlfd_mm.config_checks import (check_clip_frames,  # noqa: E402
+                                   check_data_roots)
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
@@ -43,6 +45,10 @@ def parse_args(argv=None):
     parser.add_argument(
         '--no-persistent-workers', action='store_true',
         help='set persistent_workers=False in every dataloader')
+    parser.add_argument(
+        '--test-best', metavar='OUT_JSON',
+        help='after training, test the best checkpoint (the last one when '
+        'there is no best) in this process and write its metrics here')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, key=value pairs')
@@ -113,6 +119,25 @@ def link_best_checkpoint(runner):
     return link
 
 
+def test_best_checkpoint(runner, out_file):
+    """Test the run's best checkpoint on the test split, as tools/test.py
+    would, without a second process (the pipeline's stages save its start)."""
+    # Every rank knows best_ckpt (best.pth is linked by rank 0 only).
+    best = runner.message_hub.get_info('best_ckpt')
+    if not best or not osp.isfile(best):
+        with open(osp.join(runner.work_dir, 'last_checkpoint')) as f:
+            best = f.read().strip()
+    runner.load_checkpoint(best, map_location='cpu')
+    metrics = runner.test()
+    if is_main_process():
+        os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
+        tmp = out_file + '.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(metrics, f, indent=2, default=float)
+        os.replace(tmp, out_file)
+    return metrics
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
@@ -120,12 +145,15 @@ def main(argv=None):
     if cfg.get('val_cfg') is not None:
         phases.append('val_dataloader')
     check_data_roots(cfg, phases)
+    check_clip_frames(cfg, phases)
     own_process_group = prepare_cpu_distributed(cfg, args.launcher)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
         else Runner.from_cfg(cfg)
     runner.train()
     if is_main_process():
         link_best_checkpoint(runner)
+    if args.test_best:
+        test_best_checkpoint(runner, args.test_best)
     if own_process_group:
         # Ranks finish at different times (rank 0 saves the best
         # checkpoint); a rank leaving with gloo's threads alive aborts.

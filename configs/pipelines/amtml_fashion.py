@@ -11,6 +11,9 @@
 # same runs: configs/pipelines/amtml_fashion_extra.py.
 #   python tools/run_pipeline.py configs/pipelines/amtml_fashion.py --seeds 0 1 2
 name = 'amtml_fashion'
+# The TinyNet-E teacher is the offline pipeline's fashion model (same
+# config): its runs in work_dirs/offline are reused.
+stages_of = 'configs/pipelines/offline.py'
 dataset = 'fashion'
 teachers = dict(
     resnet18='configs/teachers/offline_fashion_resnet18.py',

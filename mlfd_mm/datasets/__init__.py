@@ -1,6 +1,10 @@
 """Datasets and samplers; classes are registered at import."""
 from . import offline  # noqa: F401  (builders; registers nothing)
+from .checked_video import CheckedVideoDataset, CorruptVideoError
 from .multi_dataset import MultiDatasetWrapper
 from .samplers import MultiDatasetSampler
 
-__all__ = ['MultiDatasetSampler', 'MultiDatasetWrapper']
+__all__ = [
+    'CheckedVideoDataset', 'CorruptVideoError', 'MultiDatasetSampler',
+    'MultiDatasetWrapper'
+]

@@ -9,7 +9,7 @@ from mmengine.dataset import force_full_init
 from mmengine.registry import DATASETS
 
 
-def _resolve_dataset_cfg(entry: dict) -> dict:
+def resolve_dataset_config(entry: dict) -> dict:
     """A dataset config, or the dataset of ``entry['config']``'s split."""
     entry = copy.deepcopy(dict(entry))
     if 'config' not in entry:
@@ -71,7 +71,7 @@ class MultiDatasetWrapper:
         if not datasets:
             raise ValueError('MultiDatasetWrapper needs at least one dataset')
         self.datasets = [
-            DATASETS.build(_resolve_dataset_cfg(d)) if isinstance(d, dict)
+            DATASETS.build(resolve_dataset_config(d)) if isinstance(d, dict)
             else d for d in datasets
         ]
         if names is None:

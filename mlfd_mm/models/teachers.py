@@ -39,7 +39,9 @@ def _timm_stage_count(backbone) -> Optional[int]:
     return len(stages) if stages else None
 
 
-def _count_stages(backbone: nn.Module) -> Optional[int]:
+def count_backbone_stages(backbone: nn.Module) -> Optional[int]:
+    """The number of stages of a known backbone family (the range of its
+    ``out_indices``), or None for a family this module does not know."""
     for cls in type(backbone).__mro__:
         counter = _STAGE_COUNTERS.get(cls.__name__)
         if counter is not None:
@@ -293,7 +295,7 @@ class FrozenTeacher(nn.Module):
         models are only built up to their largest out index.
         """
         probe = self._build(backbone_cfg)
-        num_stages = _count_stages(probe)
+        num_stages = count_backbone_stages(probe)
         if num_stages is None:
             if isinstance(levels, str):
                 raise ValueError(

@@ -6,7 +6,13 @@
 # `_scope_='mmaction'` on the datasets and the metric lets them build (with
 # their mmaction2 transforms) under any default scope, e.g. inside a
 # MultiDatasetWrapper of a joint-teacher config.
-dataset_type = 'VideoDataset'
+#
+# CheckedVideoDataset is mmaction2's VideoDataset whose decoding errors name
+# the file; `on_corrupt='skip'` on a dataset skips (and counts) unreadable
+# videos instead. AccMAPMetric is mmaction2's AccMetric that also computes
+# the mAP over classes on these single-label clips (mmaction2 1.2.0's needs
+# one-hot labels). Exported students get the stock VideoDataset/AccMetric.
+dataset_type = 'CheckedVideoDataset'
 num_segments = 8
 
 # TSN-style sampling: 8 segments, one frame from each (random within the
@@ -59,6 +65,7 @@ test_dataloader = dict(
                  ann_file='meta/test.txt', data_prefix=dict(video=''),
                  pipeline=test_pipeline, test_mode=True),
 )
-val_evaluator = dict(type='AccMetric', _scope_='mmaction',
-                     metric_list=('top_k_accuracy', 'mean_class_accuracy'))
+val_evaluator = dict(type='AccMAPMetric', _scope_='mmaction',
+                     metric_list=('top_k_accuracy', 'mean_class_accuracy',
+                                  'mean_average_precision'))
 test_evaluator = val_evaluator

@@ -18,7 +18,7 @@ from mmengine.registry import MODELS
 from ..connectors import build_connectors
 from ..losses import FeatureMSELoss, RKDLoss
 from ..teachers import FrozenTeacher
-from .mlfd_distiller import (MLFDDistiller, _as_dict, _raw_data_preprocessor,
+from .mlfd_distiller import (MLFDDistiller, _as_dict, raw_data_preprocessor,
                              resolve_student_config, student_data_preprocessor,
                              student_scope)
 
@@ -137,7 +137,7 @@ class AMTMLDistiller(MLFDDistiller):
         # side of that class is used here.
         BaseModel.__init__(
             self,
-            data_preprocessor=_raw_data_preprocessor(preprocessor, scope),
+            data_preprocessor=raw_data_preprocessor(preprocessor, scope),
             init_cfg=init_cfg)
         self.scope = scope
         self.student_preprocessor = preprocessor

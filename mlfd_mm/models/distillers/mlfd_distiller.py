@@ -10,11 +10,11 @@ from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.registry import MODELS, DefaultScope
-from mmengine.runner.checkpoint import CheckpointLoader
+from mmengine.runner.checkpoint import CheckpointLoader, load_checkpoint
 
 from ..connectors import build_connectors
 from ..losses import FeatureMSELoss, KDLoss
-from ..teachers import _count_stages
+from ..teachers import count_backbone_stages
 
 DEFAULT_LOSS_WEIGHTS = dict(kd=0.6, feature=0.2, ce=0.2)
 
@@ -111,7 +111,7 @@ def student_data_preprocessor(student: dict,
     return merged
 
 
-def _raw_data_preprocessor(student_preprocessor: dict, scope: str) -> dict:
+def raw_data_preprocessor(student_preprocessor: dict, scope: str) -> dict:
     """The distiller's own preprocessor: the student's, minus normalisation
     and channel flip, so the joint teacher receives raw 0..255 pixels in the
     order the pipeline loaded them (each frozen teacher normalises itself).
@@ -222,6 +222,14 @@ class MLFDDistiller(BaseModel):
             sample's metainfo, as :class:`MultiDatasetWrapper` sets it):
             they get feature distillation only, no CE nor KD. A sample of
             any other dataset is an error. Defaults to ``()``.
+        student_init (str, optional): A checkpoint of the student's
+            architecture that the student starts from, e.g. the
+            Kinetics-400 model that its stage-1 config fine-tunes
+            (``load_from`` there). Loaded by :meth:`init_weights` after the
+            fresh initialisation, as mmengine's ``load_from`` is: the
+            weights that fit are loaded, the others (a classifier for
+            another label set) keep their fresh values, with a warning.
+            Defaults to None (trained from scratch).
         data_preprocessor (dict, optional): See above.
         init_cfg (dict, optional): Never reaches the joint teacher.
     """
@@ -235,6 +243,7 @@ class MLFDDistiller(BaseModel):
                  temperature: float = 2.0,
                  connector: Optional[dict] = None,
                  feature_only_datasets: Sequence[str] = (),
+                 student_init: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         student = resolve_student_config(student)
@@ -242,13 +251,14 @@ class MLFDDistiller(BaseModel):
         preprocessor = student_data_preprocessor(student, data_preprocessor,
                                                  scope)
         super().__init__(
-            data_preprocessor=_raw_data_preprocessor(preprocessor, scope),
+            data_preprocessor=raw_data_preprocessor(preprocessor, scope),
             init_cfg=init_cfg)
         self.scope = scope
         self.student_preprocessor = preprocessor
         self._set_student_normalisation(self.student_preprocessor)
         self.loss_weights = self._check_loss_weights(loss_weights)
         self.feature_only_datasets = tuple(feature_only_datasets)
+        self.student_init = student_init
 
         self.teacher = self._build_teacher(teacher)
         self.dataset_index, self.dataset_name = self._resolve_dataset(dataset)
@@ -451,7 +461,7 @@ class MLFDDistiller(BaseModel):
         stock_indices = [int(i) for i in (
             [stock_indices] if isinstance(stock_indices, int)
             else stock_indices)]
-        num_stages = _count_stages(backbone)
+        num_stages = count_backbone_stages(backbone)
         self.student_stages = list(range(num_stages)) if num_stages else None
         bare_single_output = isinstance(self._probe(backbone), torch.Tensor)
         del stock
@@ -605,6 +615,19 @@ class MLFDDistiller(BaseModel):
             super().init_weights()
         finally:
             self._modules['teacher'] = teacher
+        self._load_student_init()
+
+    def _load_student_init(self):
+        """Load ``student_init`` into the student (see the class Args)."""
+        path = getattr(self, 'student_init', None)
+        if path is None:
+            return
+        if '://' not in path and not osp.isfile(path):
+            raise FileNotFoundError(
+                f'student_init: checkpoint file not found: {path} (the '
+                'checkpoint the student starts from)')
+        load_checkpoint(self.student, path, map_location='cpu', strict=False,
+                        logger='current')
 
     # ------------------------------------------------------------------
     # forward
