@@ -7,21 +7,22 @@ A pipeline config names the configs of each stage:
 
     name = 'offline'
     teachers = dict(mnist='configs/teachers/offline_mnist_resnet18.py', ...)
-    joint_teacher = 'configs/mlfd/joint_offline.py'          # optional
-    students = dict(mnist='configs/mlfd/student_offline_mnist.py', ...)  # optional
-    stages_of = 'configs/pipelines/offline.py'  # optional: reuse its runs of
-                                        # the same stage configs
-    table = [('label', 'students/x'), ...]   # optional, with `dataset` and
-    baseline = 'teachers/x'                  # `baseline`: a row per method
+    joint_teacher = 'configs/mlfd/joint_offline.py'            # optional
+    students = dict(mnist='configs/mlfd/student_offline_mnist.py')  # optional
+    stages_of = 'configs/pipelines/offline.py'  # optional: reuse its runs
+                                                # of the same stage configs
+    table = [('label', 'students/x'), ...]  # optional, with `dataset` and
+    baseline = 'teachers/x'                 # `baseline`: a row per method
 
 Every stage runs in its own process (tools/train.py, which then tests its
 best checkpoint as tools/test.py would) under ``<work_dir>/seed<k>/<stage>``.
 A stage that finished leaves ``stage.json`` and is skipped next time; one that
-was killed resumes from its last checkpoint. Each student is exported as a stock model
-to ``.../students/<name>/export/``. ``<work_dir>/results.md`` is the paper's
-table: per dataset, the dataset-specific model, the joint teacher and the
-student, with the student's gain (mean ± std over seeds), in acc@1 and acc@5
-(percent), or in acc@1 and mAP where the stages report an mAP (video).
+was killed resumes from its last checkpoint. Each student is exported as a
+stock model to ``.../students/<name>/export/``. ``<work_dir>/results.md`` is
+the paper's table: per dataset, the dataset-specific model, the joint teacher
+and the student, with the student's gain (mean ± std over seeds), in acc@1
+and acc@5 (percent), or in acc@1 and mAP where the stages report an mAP
+(video).
 """
 import argparse
 import json
@@ -152,7 +153,8 @@ def _set_teacher_checkpoints(cfg, done):
         if key not in done:
             raise KeyError(
                 f'{cfg.filename}: model.teachers names teacher '
-                f'{teacher["name"]!r} but the pipeline has no stage-1 teacher of that name (have: '
+                f'{teacher["name"]!r} but the pipeline has no stage-1 '
+                'teacher of that name (have: '
                 f'{sorted(k for k in done if k.startswith("teachers/"))})')
         teacher['checkpoint'] = done[key]['checkpoint']
         teacher['config'] = done[key]['config']
