@@ -23,13 +23,8 @@ TEACHERS = dict(activitynet='video_tsn_r50_activitynet',
 SIZE = 64
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _at_repo_root():
-    # The configs name each other by paths relative to the repo root.
-    old = os.getcwd()
-    os.chdir(REPO)
-    yield
-    os.chdir(old)
+# The configs name each other by paths relative to the repo root.
+pytestmark = pytest.mark.usefixtures('at_repo_root')
 
 
 def _student_config(name):

@@ -24,13 +24,8 @@ STUDENT = osp.join(REPO, 'configs/mlfd/student_offline_video_direction.py')
 JOINT = osp.join(REPO, 'configs/mlfd/joint_offline_video.py')
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _at_repo_root():
-    # The configs name each other by paths relative to the repo root.
-    old = os.getcwd()
-    os.chdir(REPO)
-    yield
-    os.chdir(old)
+# The configs name each other by paths relative to the repo root.
+pytestmark = pytest.mark.usefixtures('at_repo_root')
 
 
 @pytest.fixture(scope='module')

@@ -3,7 +3,6 @@ students load and predict in stock mmaction2 (init_recognizer +
 inference_recognizer, and the stock Runner's test) in a fresh process that
 never imports mlfd_mm."""
 import json
-import os
 import os.path as osp
 
 import mlfd_mm  # noqa: F401  (compat fixes before torchvision)
@@ -60,13 +59,8 @@ print('RESULT' + json.dumps(out))
 '''
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _at_repo_root():
-    # The configs name each other by paths relative to the repo root.
-    old = os.getcwd()
-    os.chdir(REPO)
-    yield
-    os.chdir(old)
+# The configs name each other by paths relative to the repo root.
+pytestmark = pytest.mark.usefixtures('at_repo_root')
 
 
 @pytest.fixture(scope='module')

@@ -3,7 +3,6 @@ MLFDDistiller as images: the offline video joint teacher and students built
 from their configs, run on random clips, and trained for a few steps by
 mmengine's Runner on tiny decoded mp4 data sets."""
 import copy
-import os
 import os.path as osp
 
 import mlfd_mm  # noqa: F401  (compat fixes before torchvision)
@@ -28,13 +27,8 @@ NUM_CLASSES = dict(direction=8, motion=6, objmotion=10)
 NAMES = ['direction', 'motion', 'objmotion']
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _at_repo_root():
-    # The configs name each other by paths relative to the repo root.
-    old = os.getcwd()
-    os.chdir(REPO)
-    yield
-    os.chdir(old)
+# The configs name each other by paths relative to the repo root.
+pytestmark = pytest.mark.usefixtures('at_repo_root')
 
 
 def _joint_model_cfg():
