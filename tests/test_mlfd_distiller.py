@@ -217,6 +217,8 @@ def test_weights_respected_and_zero_terms_skipped(teacher, batch):
 
     with pytest.raises(KeyError, match="unknown loss_weights \\['mse'\\]"):
         build_distiller(teacher, loss_weights=dict(mse=1.))
+    with pytest.raises(ValueError, match=r"MLFDDistiller: .*>= 0.*'ce'"):
+        build_distiller(teacher, loss_weights=dict(ce=-1.))
 
 
 def test_gradients_reach_student_and_connectors_not_teacher(teacher, batch):

@@ -18,9 +18,9 @@ from mmengine.registry import MODELS
 from ..connectors import build_connectors
 from ..losses import FeatureMSELoss, RKDLoss
 from ..teachers import FrozenTeacher
-from .mlfd_distiller import (MLFDDistiller, _as_dict, raw_data_preprocessor,
-                             resolve_student_config, student_data_preprocessor,
-                             student_scope)
+from .mlfd_distiller import (MLFDDistiller, _as_dict, check_loss_weights,
+                             raw_data_preprocessor, resolve_student_config,
+                             student_data_preprocessor, student_scope)
 
 # Released defaults, with alpha = 0.7: kd = 2 * alpha, ce = 1 - alpha, the
 # two RKD terms added with weight 1, an L2 penalty of 0.1 on W and the
@@ -142,7 +142,9 @@ class AMTMLDistiller(MLFDDistiller):
         self.scope = scope
         self.student_preprocessor = preprocessor
         self._set_student_normalisation(preprocessor)
-        self.loss_weights = self._check_amtml_loss_weights(loss_weights)
+        self.loss_weights = check_loss_weights(loss_weights,
+                                               DEFAULT_LOSS_WEIGHTS,
+                                               'AMTMLDistiller')
         if temperature <= 0:
             raise ValueError(
                 f'AMTMLDistiller: temperature must be > 0, got {temperature}')
@@ -186,22 +188,6 @@ class AMTMLDistiller(MLFDDistiller):
     # ------------------------------------------------------------------
     # construction
     # ------------------------------------------------------------------
-    @staticmethod
-    def _check_amtml_loss_weights(
-            loss_weights: Optional[dict]) -> Dict[str, float]:
-        weights = dict(DEFAULT_LOSS_WEIGHTS)
-        unknown = sorted(set(loss_weights or {}) - set(weights))
-        if unknown:
-            raise KeyError(
-                f'AMTMLDistiller: unknown loss_weights {unknown}; the losses '
-                f'are {sorted(weights)}')
-        weights.update({k: float(v) for k, v in (loss_weights or {}).items()})
-        negative = {k: v for k, v in weights.items() if v < 0}
-        if negative:
-            raise ValueError(
-                f'AMTMLDistiller: loss weights must be >= 0, got {negative}')
-        return weights
-
     @staticmethod
     def _check_teacher_specs(teachers) -> List[dict]:
         if isinstance(teachers, dict) or not teachers:

@@ -111,6 +111,23 @@ def student_data_preprocessor(student: dict,
     return merged
 
 
+def check_loss_weights(loss_weights: Optional[dict], defaults: dict,
+                       owner: str) -> Dict[str, float]:
+    """``defaults`` updated by ``loss_weights``; an unknown or negative
+    weight is an error naming ``owner`` (the distiller) and the losses."""
+    weights = dict(defaults)
+    unknown = sorted(set(loss_weights or {}) - set(weights))
+    if unknown:
+        raise KeyError(f'{owner}: unknown loss_weights {unknown}; the losses '
+                       f'are {sorted(weights)}')
+    weights.update({k: float(v) for k, v in (loss_weights or {}).items()})
+    negative = {k: v for k, v in weights.items() if v < 0}
+    if negative:
+        raise ValueError(
+            f'{owner}: loss weights must be >= 0, got {negative}')
+    return weights
+
+
 def raw_data_preprocessor(student_preprocessor: dict, scope: str) -> dict:
     """The distiller's own preprocessor: the student's, minus normalisation
     and channel flip, so the joint teacher receives raw 0..255 pixels in the
@@ -256,7 +273,9 @@ class MLFDDistiller(BaseModel):
         self.scope = scope
         self.student_preprocessor = preprocessor
         self._set_student_normalisation(self.student_preprocessor)
-        self.loss_weights = self._check_loss_weights(loss_weights)
+        self.loss_weights = check_loss_weights(loss_weights,
+                                               DEFAULT_LOSS_WEIGHTS,
+                                               'MLFDDistiller')
         self.feature_only_datasets = tuple(feature_only_datasets)
         self.student_init = student_init
 
@@ -305,21 +324,6 @@ class MLFDDistiller(BaseModel):
         self.register_buffer(
             'student_std', None if std is None else torch.tensor(
                 std, dtype=torch.float32).view(shape), persistent=False)
-
-    @staticmethod
-    def _check_loss_weights(loss_weights: Optional[dict]) -> Dict[str, float]:
-        weights = dict(DEFAULT_LOSS_WEIGHTS)
-        unknown = sorted(set(loss_weights or {}) - set(weights))
-        if unknown:
-            raise KeyError(
-                f'MLFDDistiller: unknown loss_weights {unknown}; the losses '
-                f'are {sorted(weights)}')
-        weights.update({k: float(v) for k, v in (loss_weights or {}).items()})
-        negative = {k: v for k, v in weights.items() if v < 0}
-        if negative:
-            raise ValueError(
-                f'MLFDDistiller: loss weights must be >= 0, got {negative}')
-        return weights
 
     @staticmethod
     def _joint_model_config(config) -> dict:
