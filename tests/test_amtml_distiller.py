@@ -539,8 +539,8 @@ def test_fashion_mlfd_comparison_configs(monkeypatch):
 
 def test_pipeline_config_wiring(monkeypatch):
     """Every config of the AMTML pipeline exists, and the runner's
-    _set_teacher_checkpoints fills an AMTML student's teachers by name."""
-    import importlib.util
+    set_student_teachers fills an AMTML student's teachers by name."""
+    from mlfd_mm.apis import set_student_teachers
     monkeypatch.chdir(REPO)
     pipe = Config.fromfile('configs/pipelines/amtml_fashion.py')
     paths = [*pipe.teachers.values(), pipe.joint_teacher,
@@ -549,10 +549,6 @@ def test_pipeline_config_wiring(monkeypatch):
     keys = {f'teachers/{n}' for n in pipe.teachers} | {'joint'} | {
         f'students/{n}' for n in pipe.students}
     assert {key for _, key in pipe.table} <= keys
-    spec = importlib.util.spec_from_file_location(
-        '_run_pipeline', osp.join(REPO, 'tools/run_pipeline.py'))
-    runner = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(runner)
     done = {f'teachers/{n}': dict(checkpoint=f'/runs/{n}/best.pth',
                                   config=f'/runs/{n}/config.py')
             for n in pipe.teachers}
@@ -564,11 +560,11 @@ def test_pipeline_config_wiring(monkeypatch):
     for path in (pipe.students.amtml, pipe.students.vanilla,
                  extra.students.equal):
         cfg = Config.fromfile(path)
-        runner._set_student_teachers(cfg, done)
+        set_student_teachers(cfg, done)
         assert [t.checkpoint for t in cfg.model.teachers] == [
             f'/runs/{n}/best.pth' for n in ('resnet18', 'tinynet',
                                             'seresnext')]
     cfg = Config.fromfile(extra.students.kd_deeper)
-    runner._set_student_teachers(cfg, done)
+    set_student_teachers(cfg, done)
     assert [t.checkpoint for t in cfg.model.teachers] == [
         '/runs/seresnext/best.pth']

@@ -1,14 +1,14 @@
-"""tools/run_pipeline.py: stages chained by their checkpoints, finished
+"""mlfd_mm.apis.pipeline (tools/run_pipeline.py): stages chained by their checkpoints, finished
 stages skipped, results table; on a tiny two-dataset offline set."""
 import json
+import os
 import os.path as osp
-import sys
 
 import pytest
 from conftest import PYTHON, REPO, run_tool
 
-sys.path.insert(0, osp.join(REPO, 'tools'))
-import run_pipeline  # noqa: E402
+from mlfd_mm import apis
+from mlfd_mm.apis import pipeline
 
 
 def _tiny(data_root):
@@ -63,6 +63,7 @@ for _split, _loader_cfg in (('train', train_dataloader),
     return pipe
 
 
+@pytest.mark.slow
 def test_pipeline_chains_stages_and_skips_finished_ones(tmp_path,
                                                         tiny_offline_root):
     pipe = _write_pipeline(tmp_path, tiny_offline_root)
@@ -116,7 +117,7 @@ def test_results_table_mean_std_and_gain(tmp_path):
         1: {'teachers/a': rec(82.0), 'joint': rec(91.0, 'a/accuracy_top1'),
             'students/a': rec(88.0)},
     }
-    text = run_pipeline.write_results(pipe, records, [0, 1],
+    text = apis.write_results(pipe, records, [0, 1],
                                       str(tmp_path / 'r.md'))
     row = [line for line in text.splitlines() if line.startswith('| a |')][0]
     cells = [c.strip() for c in row.strip('|').split('|')]
@@ -140,7 +141,7 @@ def test_method_table_rows_and_gains(tmp_path):
         return dict(metrics={'accuracy/top1': value, 'accuracy/top5': 99.0})
     records = {0: {'teachers/t': rec(80.0), 'students/s': rec(79.0)},
                1: {'teachers/t': rec(82.0), 'students/s': rec(84.0)}}
-    text = run_pipeline.write_results(pipe, records, [0, 1],
+    text = apis.write_results(pipe, records, [0, 1],
                                       str(tmp_path / 'r.md'))
     rows = {line.split('|')[1].strip(): [c.strip() for c in
                                          line.strip('|').split('|')]
@@ -159,20 +160,20 @@ def test_student_stage_gets_the_teachers_it_names():
     done = {'teachers/a': dict(checkpoint='/a.pth', config='/a.py'),
             'joint': dict(checkpoint='/j.pth', config='/j.py')}
     multi = Config(dict(model=dict(teachers=[dict(name='a')])))
-    run_pipeline._set_student_teachers(multi, done)
+    apis.set_student_teachers(multi, done)
     assert multi.model.teachers[0].checkpoint == '/a.pth'
     mlfd = Config(dict(model=dict(teacher=dict(config='x', checkpoint='y'))))
-    run_pipeline._set_student_teachers(mlfd, done)
+    apis.set_student_teachers(mlfd, done)
     assert (mlfd.model.teacher.config, mlfd.model.teacher.checkpoint) == (
         '/j.py', '/j.pth')
     plain = Config(dict(model=dict(type='ImageClassifier')))
-    run_pipeline._set_student_teachers(plain, done)
+    apis.set_student_teachers(plain, done)
     assert plain.model.to_dict() == dict(type='ImageClassifier')
     unknown = Config(dict(model=dict(teachers=[dict(name='zz')])))
     with pytest.raises(KeyError, match="'zz'.*teachers/a"):
-        run_pipeline._set_student_teachers(unknown, done)
+        apis.set_student_teachers(unknown, done)
     with pytest.raises(KeyError, match='joint_teacher'):
-        run_pipeline._set_student_teachers(mlfd, {})
+        apis.set_student_teachers(mlfd, {})
 
 
 def test_stages_of_another_pipeline(tmp_path):
@@ -186,9 +187,9 @@ def test_stages_of_another_pipeline(tmp_path):
     pipe = Config(dict(name='cross', teachers=dict(a='a.py', b='other_b.py',
                                                    c='./b.py'),
                        joint_teacher='j.py', students=dict(a='s.py')))
-    stages = run_pipeline.share_stages(
-        run_pipeline.build_stages(pipe, str(tmp_path / 'cross/seed0')),
-        run_pipeline.build_stages(base, str(tmp_path / 'base/seed0')))
+    stages = apis.share_stages(
+        apis.build_stages(pipe, str(tmp_path / 'cross/seed0')),
+        apis.build_stages(base, str(tmp_path / 'base/seed0')))
     dirs = {s.key: osp.relpath(s.work_dir, tmp_path) for s in stages}
     assert dirs == {'teachers/a': 'base/seed0/teachers/a',
                     'teachers/b': 'cross/seed0/teachers/b',
@@ -204,7 +205,7 @@ def test_stages_of_another_pipeline(tmp_path):
     with open(stage.record_file, 'w') as f:
         json.dump(record, f)
     assert stage.finished()['source'] == 'a.py'
-    other = run_pipeline.Stage('teachers/a', 'other.py', stage.work_dir)
+    other = apis.Stage('teachers/a', 'other.py', stage.work_dir)
     with pytest.raises(ValueError, match="'a.py'.*'other.py'"):
         other.finished()
 
@@ -212,10 +213,29 @@ def test_stages_of_another_pipeline(tmp_path):
 def test_pipeline_config_errors(tmp_path):
     bad = tmp_path / 'bad.py'
     bad.write_text('name = "x"\n')
-    proc = run_tool(PYTHON, 'tools/run_pipeline.py', bad, check=False)
-    assert proc.returncode != 0 and 'needs `teachers`' in proc.stderr
+    with pytest.raises(KeyError, match='needs `teachers`'):
+        apis.run_pipeline(str(bad))
     missing = tmp_path / 'missing.py'
-    missing.write_text(f'name = "x"\nteachers = dict(a={str(tmp_path / "no.py")!r})\n')
-    proc = run_tool(PYTHON, 'tools/run_pipeline.py', missing, '--work-dir',
-                    tmp_path / 'w', check=False)
-    assert proc.returncode != 0 and 'no.py' in proc.stderr
+    missing.write_text(
+        f'name = "x"\nteachers = dict(a={str(tmp_path / "no.py")!r})\n')
+    with pytest.raises(FileNotFoundError, match='no.py'):
+        apis.run_pipeline(str(missing), work_dir=str(tmp_path / 'w'))
+
+
+def test_stage_environment_keeps_the_users_pythonpath(tmp_path, monkeypatch):
+    """A stage's process finds the repository first and the user's own
+    PYTHONPATH entries after it (issue 11), and runs in the repository
+    root."""
+    user = str(tmp_path / 'mine')
+    env = apis.stage_environment(
+        dict(PATH='/bin', PYTHONPATH=os.pathsep.join([user, REPO])))
+    assert env['PYTHONPATH'].split(os.pathsep) == [REPO, user]
+    assert env['PATH'] == '/bin'
+    assert apis.stage_environment({})['PYTHONPATH'] == REPO
+    monkeypatch.setenv('PYTHONPATH', user)
+    log = tmp_path / 'out.log'
+    pipeline.run_logged([PYTHON, '-c', 'import os; print(os.getcwd()); '
+                         'print(os.environ["PYTHONPATH"])'], str(log))
+    cwd, path = log.read_text().splitlines()
+    assert cwd == REPO
+    assert path.split(os.pathsep) == [REPO, user]

@@ -1,16 +1,11 @@
-"""tools/run_pipeline.py on video stages: mmaction2's metric keys (fractions)
+"""mlfd_mm.apis.results_table (tools/run_pipeline.py) on video stages: mmaction2's metric keys (fractions)
 and ours (percent) end up in one table in percent, with acc@1 and mAP of
 the dataset-specific model, the joint teacher and the student, and the
 gains. The image table is tested in test_pipeline.py."""
-import os.path as osp
-import sys
-
 import pytest
-from conftest import REPO
 from mmengine.config import Config
 
-sys.path.insert(0, osp.join(REPO, 'tools'))
-import run_pipeline  # noqa: E402
+from mlfd_mm.apis import metric_percent, write_results
 
 
 def _single(top1, top5, mean_ap):
@@ -39,20 +34,20 @@ def _rows(text):
 def test_metric_percent_reads_every_toolboxs_keys():
     mmaction = {'acc/top1': 0.8611, 'acc/top5': 0.9965,
                 'acc/mean_average_precision': 0.9012}
-    assert run_pipeline.metric_percent(mmaction, 'x', 'acc@1') == \
+    assert metric_percent(mmaction, 'x', 'acc@1') == \
         pytest.approx(86.11)
-    assert run_pipeline.metric_percent(mmaction, 'x', 'acc@5') == \
+    assert metric_percent(mmaction, 'x', 'acc@5') == \
         pytest.approx(99.65)
-    assert run_pipeline.metric_percent(mmaction, 'x', 'mAP') == \
+    assert metric_percent(mmaction, 'x', 'mAP') == \
         pytest.approx(90.12)
     mmpretrain = {'accuracy/top1': 91.1, 'accuracy/top5': 99.0}
-    assert run_pipeline.metric_percent(mmpretrain, 'x', 'acc@1') == 91.1
-    assert run_pipeline.metric_percent(mmpretrain, 'x', 'mAP') is None
+    assert metric_percent(mmpretrain, 'x', 'acc@1') == 91.1
+    assert metric_percent(mmpretrain, 'x', 'mAP') is None
     ours = {'motion/accuracy_top1': 70.0, 'motion/mAP': 75.5,
             'direction/accuracy_top1': 90.0}
-    assert run_pipeline.metric_percent(ours, 'motion', 'mAP') == 75.5
-    assert run_pipeline.metric_percent(ours, 'direction', 'acc@1') == 90.0
-    assert run_pipeline.metric_percent(ours, 'direction', 'mAP') is None
+    assert metric_percent(ours, 'motion', 'mAP') == 75.5
+    assert metric_percent(ours, 'direction', 'acc@1') == 90.0
+    assert metric_percent(ours, 'direction', 'mAP') is None
 
 
 def test_video_table_shows_acc1_and_map_with_gains(tmp_path):
@@ -67,7 +62,7 @@ def test_video_table_shows_acc1_and_map_with_gains(tmp_path):
         'students/direction': _single(0.8750, 1.0, 0.9300),
         'students/motion': _single(0.6000, 1.0, 0.7000),
     }}
-    text = run_pipeline.write_results(pipe, records, [0],
+    text = write_results(pipe, records, [0],
                                       str(tmp_path / 'results.md'))
     header = [line for line in text.splitlines()
               if line.startswith('| dataset')][0]
@@ -95,7 +90,7 @@ def test_video_table_over_seeds_and_missing_stage(tmp_path):
             'students/objmotion': _single(0.74, 0.99, 0.84)},
         1: {'teachers/objmotion': _single(0.72, 0.98, 0.82)},  # no student
     }
-    text = run_pipeline.write_results(pipe, records, [0, 1],
+    text = write_results(pipe, records, [0, 1],
                                       str(tmp_path / 'r.md'))
     row = _rows(text)['objmotion']
     assert row[1:] == ['71.00 ± 1.41', '81.00 ± 1.41', '74.00', '84.00',
@@ -111,7 +106,7 @@ def test_image_table_keeps_acc5_columns(tmp_path):
                                                'accuracy/top5': 95.0}),
                    'students/a': dict(metrics={'accuracy/top1': 82.5,
                                                'accuracy/top5': 96.0})}}
-    text = run_pipeline.write_results(pipe, records, [0],
+    text = write_results(pipe, records, [0],
                                       str(tmp_path / 'r.md'))
     assert '| dataset | specific acc@1 | specific acc@5 | student acc@1 | ' \
         'student acc@5 | gain acc@1 |' in text

@@ -1,0 +1,183 @@
+"""The results table of a pipeline run (``results.md``): per dataset, the
+dataset-specific model, the joint teacher and the student with its gain, or
+one row per method where the pipeline config has a ``table``."""
+import os
+import statistics
+
+# Where each reported metric sits in a stage's test metrics, and the factor
+# that makes it a percentage: our per-dataset keys (MultiDatasetMetric,
+# percent), mmpretrain's Accuracy (percent) and mmaction2's AccMetric /
+# AccMAPMetric (fractions 0..1). The one place that knows the toolboxes'
+# metric keys.
+_METRIC_KEYS = {
+    'acc@1': (('{dataset}/accuracy_top1', 1.0), ('accuracy/top1', 1.0),
+              ('acc/top1', 100.0)),
+    'acc@5': (('{dataset}/accuracy_top5', 1.0), ('accuracy/top5', 1.0),
+              ('acc/top5', 100.0)),
+    'mAP': (('{dataset}/mAP', 1.0), ('acc/mean_average_precision', 100.0)),
+}
+
+
+def metric_percent(metrics, dataset, name):
+    """Metric ``name`` of ``dataset`` in percent.
+
+    Args:
+        metrics (dict): a stage's test metrics, single- or multi-dataset.
+        dataset (str): the dataset whose metric is wanted.
+        name (str): 'acc@1', 'acc@5' or 'mAP'.
+
+    Returns:
+        float | None: the metric in percent, None if ``metrics`` lacks it.
+    """
+    for key, scale in _METRIC_KEYS[name]:
+        key = key.format(dataset=dataset)
+        if key in metrics:
+            return float(metrics[key]) * scale
+    return None
+
+
+def _format_values(values):
+    """'-', one value, or 'mean ± std' over the values that exist."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return '-'
+    if len(values) == 1:
+        return f'{values[0]:.2f}'
+    return f'{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}'
+
+
+def _per_seed(records, seeds, key, dataset, metric):
+    """``metric`` of ``dataset`` in stage ``key`` for each seed (None where
+    that seed has no such stage)."""
+    return [metric_percent(records[s][key]['metrics'], dataset, metric)
+            if key in records[s] else None for s in seeds]
+
+
+def _method_rows(pipe, records, seeds):
+    """Rows of a pipeline whose ``table`` lists methods on one dataset:
+    ``[(label, stage key), ...]``, each with acc@1/acc@5 of ``dataset``
+    and its gain over the ``baseline`` stage."""
+    header = ['method', 'stage', 'acc@1', 'acc@5', 'gain acc@1']
+    base = _per_seed(records, seeds, pipe.baseline, pipe.dataset, 'acc@1')
+    rows = []
+    for label, key in pipe.table:
+        top1 = _per_seed(records, seeds, key, pipe.dataset, 'acc@1')
+        top5 = _per_seed(records, seeds, key, pipe.dataset, 'acc@5')
+        gains = [a - b for a, b in zip(top1, base)
+                 if a is not None and b is not None]
+        gain = '-' if key == pipe.baseline or not gains else (
+            _format_values(gains) if len(gains) > 1 else f'{gains[0]:+.2f}')
+        rows.append([label, key, _format_values(top1), _format_values(top5),
+                     gain])
+    return header, rows
+
+
+def check_table(pipe, stage_keys, config):
+    """Raise if a pipeline's ``table`` names a stage it does not run.
+
+    Args:
+        pipe (Config): the pipeline config, with ``table``.
+        stage_keys (set[str]): the keys of the stages the pipeline runs.
+        config (str): the pipeline config's path, for messages.
+    """
+    for key in ('dataset', 'baseline'):
+        if key not in pipe:
+            raise KeyError(f'{config}: a pipeline with `table` needs `{key}`')
+    for label, key in pipe.table:
+        if key not in stage_keys:
+            raise KeyError(
+                f'{config}: table row {label!r} names stage {key!r}, which '
+                f'the pipeline does not run (stages: {sorted(stage_keys)})')
+    if pipe.baseline not in stage_keys:
+        raise KeyError(f'{config}: baseline {pipe.baseline!r} is not a stage '
+                       f'(stages: {sorted(stage_keys)})')
+
+
+def _markdown_table(header, rows):
+    return ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)] + [
+        '| ' + ' | '.join(row) + ' |' for row in rows]
+
+
+def _dataset_rows(pipe, records, seeds):
+    """The paper's layout: one row per dataset; returns the header, the rows
+    and the gains of all rows per gained metric."""
+    has_joint = bool(pipe.get('joint_teacher'))
+    has_students = bool(pipe.get('students'))
+    # The paper's metrics: acc@1 and acc@5, or acc@1 and mAP where the
+    # stages report an mAP (video).
+    has_map = any(
+        metric_percent(record['metrics'], name, 'mAP') is not None
+        for seed_records in records.values()
+        for record in seed_records.values() for name in pipe.teachers)
+    shown = ['acc@1', 'mAP'] if has_map else ['acc@1', 'acc@5']
+    gained = shown if has_map else ['acc@1']
+    header = ['dataset'] + [f'specific {m}' for m in shown]
+    if has_joint:
+        header += [f'joint {m}' for m in shown]
+    if has_students:
+        header += [f'student {m}' for m in shown]
+        header += [f'gain {m}' for m in gained]
+    gains_all = {m: [] for m in gained}
+    rows = []
+    for name in pipe.teachers:
+        def per_seed(key, metric, dataset=name):
+            return _per_seed(records, seeds, key, dataset, metric)
+
+        row = [name] + [_format_values(per_seed(f'teachers/{name}', m))
+                        for m in shown]
+        if has_joint:
+            row += [_format_values(per_seed('joint', m)) for m in shown]
+        if has_students:
+            row += [_format_values(per_seed(f'students/{name}', m))
+                    for m in shown]
+            for metric in gained:
+                gains = [s - b for s, b in zip(
+                    per_seed(f'students/{name}', metric),
+                    per_seed(f'teachers/{name}', metric))
+                         if s is not None and b is not None]
+                gains_all[metric] += gains
+                row.append(_format_values(gains) if gains else '-')
+        rows.append(row)
+    return header, rows, gains_all if has_students else {}
+
+
+def write_results(pipe, records, seeds, path):
+    """Write the results table of a pipeline run as markdown.
+
+    By default one row per dataset (the paper's layout); a pipeline config
+    with ``table`` gets one row per method instead.
+
+    Args:
+        pipe (Config): the pipeline config.
+        records (dict): seed -> stage key -> stage record.
+        seeds (list[int]): the seeds, in the order they are reported.
+        path (str): the markdown file to write.
+
+    Returns:
+        str: the markdown written.
+    """
+    if pipe.get('table'):
+        header, rows = _method_rows(pipe, records, seeds)
+        lines = [f'# {pipe.name}: {pipe.dataset} test split, seeds {seeds}',
+                 ''] + _markdown_table(header, rows)
+        return _write_text('\n'.join(lines) + '\n', path)
+    header, rows, gains_all = _dataset_rows(pipe, records, seeds)
+    lines = [f'# {pipe.name}: results over seeds {seeds}', ''
+             ] + _markdown_table(header, rows)
+    if gains_all.get('acc@1'):
+        lines += ['', f'Mean student gain over datasets and seeds: '
+                  f'{statistics.mean(gains_all["acc@1"]):+.2f} acc@1 points.']
+        if gains_all.get('mAP'):
+            lines.append(
+                f'Mean student mAP gain over datasets and seeds: '
+                f'{statistics.mean(gains_all["mAP"]):+.2f} mAP points.')
+    return _write_text('\n'.join(lines) + '\n', path)
+
+
+def _write_text(text, path):
+    # Written aside and renamed, so that a reader never sees half a table.
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        f.write(text)
+    os.replace(tmp, path)
+    return text
