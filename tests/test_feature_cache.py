@@ -3,7 +3,6 @@ resume after a kill, stale-cache refusals, cached == online logits, the
 dry run's disk check, the rank split, and training with no teacher
 forward."""
 import glob
-import importlib.util
 import hashlib
 import os.path as osp
 import re
@@ -17,7 +16,8 @@ import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DATASETS, MODELS, DefaultScope
 
-from conftest import REPO
+from conftest import PYTHON, run_tool
+from mlfd_mm.apis.feature_cache import cache_features
 from mlfd_mm.cache import (CachedFeatureDataset, DatasetSource,
                            FeatureCacheWriter, InsufficientDiskSpaceError,
                            StaleCacheError, assign_shards, check_disk_space,
@@ -351,16 +351,8 @@ def test_rank_split_is_disjoint_and_complete(setup):
 
 
 # ----------------------------------------------------------------------
-# tools/cache_features.py
+# mlfd_mm.apis.cache_features (tools/cache_features.py)
 # ----------------------------------------------------------------------
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'cache_features_tool', osp.join(REPO, 'tools/cache_features.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def write_config(setup, root):
     path = setup['tmp'] / 'joint_cached.py'
     loader = dict(batch_size=4, num_workers=0,
@@ -391,10 +383,9 @@ def test_check_disk_space_gives_figures(monkeypatch, tmp_path):
 
 def test_dry_run_prints_sizes_and_refuses_a_small_disk(setup, monkeypatch,
                                                        capsys):
-    tool = load_tool()
     root = setup['tmp'] / 'tool_cache'
     config = write_config(setup, root)
-    assert tool.main([config, '--dry-run', '--split', 'train']) == 0
+    assert cache_features(config, ['train'], dry_run=True) == 0
     out = capsys.readouterr().out
     # digits teacher: 16x8x8 + 32x4x4 values; shapes: 32x2x2 + 64x1x1.
     per_sample = (16 * 64 + 32 * 16 + 32 * 4 + 64) * 2
@@ -407,7 +398,7 @@ def test_dry_run_prints_sizes_and_refuses_a_small_disk(setup, monkeypatch,
     usage = namedtuple('usage', 'total used free')
     monkeypatch.setattr(shutil, 'disk_usage',
                         lambda path: usage(10**6, 10**6 - 1000, 1000))
-    assert tool.main([config, '--dry-run', '--split', 'train']) == 2
+    assert cache_features(config, ['train'], dry_run=True) == 2
     err = capsys.readouterr().err
     assert 'not enough disk space' in err
     assert f'needs {22 * per_sample / 1000:.1f} KB' in err
@@ -416,12 +407,10 @@ def test_dry_run_prints_sizes_and_refuses_a_small_disk(setup, monkeypatch,
 
 
 def test_tool_builds_and_resumes(setup, capsys):
-    tool = load_tool()
     root = setup['tmp'] / 'tool_cache'
     config = write_config(setup, root)
-    args = [config, '--split', 'train', 'test', '--shard-size', '5',
-            '--num-workers', '0', '--device', 'cpu']
-    assert tool.main(args) == 0
+    options = dict(shard_size=5, num_workers=0, device='cpu')
+    assert cache_features(config, ['train', 'test'], **options) == 0
     manifest = load_manifest(str(root))
     assert manifest['dtype'] == 'float16'
     assert sorted(manifest['splits']) == ['test', 'train']
@@ -435,7 +424,7 @@ def test_tool_builds_and_resumes(setup, capsys):
             f.read()).hexdigest()
     # Running again writes nothing: every shard is complete.
     capsys.readouterr()
-    assert tool.main(args) == 0
+    assert cache_features(config, ['train', 'test'], **options) == 0
     assert '0 B to write' in capsys.readouterr().out
 
 
@@ -480,3 +469,18 @@ def test_distiller_takes_the_joint_teacher_inputs_from_the_cache(
     assert any(k.startswith('loss_feature') for k in cached_losses)
     for key, value in online_losses.items():
         assert torch.allclose(cached_losses[key], value, atol=1e-5), key
+
+
+@pytest.mark.slow
+def test_cache_features_tool_passes_its_arguments(setup):
+    """tools/cache_features.py as a user runs it: --pool, --num-samples and
+    --dtype reach the dry run; a bad --pool is refused by name."""
+    config = write_config(setup, setup['tmp'] / 'cli_cache')
+    proc = run_tool(PYTHON, 'tools/cache_features.py', config, '--dry-run',
+                    '--split', 'train', '--dtype', 'float32', '--pool', 'l1=2',
+                    '--num-samples', 'train.digits=1000')
+    assert "dtype float32, pool {'l1': [2, 2]}" in proc.stdout
+    assert re.search(r'train\s+digits\s+1,000\s', proc.stdout)
+    bad = run_tool(PYTHON, 'tools/cache_features.py', config, '--dry-run',
+                   '--pool', 'l1', check=False)
+    assert bad.returncode != 0 and "--pool 'l1'" in bad.stderr

@@ -1,5 +1,6 @@
-"""tools/train.py, tools/test.py and tools/dist_train.sh as a user runs them,
-each in a fresh process, on a small real offline dataset."""
+"""tools/train.py, tools/test.py, tools/dist_train.sh and tools/dist_test.sh
+as a user runs them, each in a fresh process, on a small real offline
+dataset; and the set-up they share (mlfd_mm.apis.runner)."""
 import json
 import os
 import os.path as osp
@@ -9,6 +10,8 @@ import pytest
 import torch
 
 from conftest import PYTHON, REPO, run_tool
+
+from mlfd_mm.apis.runner import format_accuracy_table, load_config
 
 TEACHER = osp.join(REPO, 'configs/teachers/offline_mnist_resnet18.py')
 BATCH = 25  # 100 training images -> 4 iterations per epoch on one process
@@ -57,6 +60,7 @@ class CrashAfterIterHook(Hook):
 """
 
 
+@pytest.mark.slow
 def test_resume_continues_an_interrupted_run(tmp_path, tiny_offline_root):
     iters_per_epoch = 100 // BATCH
     cfg = _tiny_config(tmp_path, tiny_offline_root, 3)
@@ -89,6 +93,7 @@ def test_resume_continues_an_interrupted_run(tmp_path, tiny_offline_root):
                                    rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_test_tool_prints_and_writes_accuracy(tmp_path, tiny_offline_root):
     work = tmp_path / 'work'
     cfg = _tiny_config(tmp_path, tiny_offline_root, 1)
@@ -99,8 +104,16 @@ def test_test_tool_prints_and_writes_accuracy(tmp_path, tiny_offline_root):
     assert 'acc@1' in proc.stdout and 'acc@5' in proc.stdout
     metrics = json.loads(out.read_text())
     assert 0.0 <= metrics['accuracy/top1'] <= metrics['accuracy/top5'] <= 100
+    # dist_test.sh: the same checkpoint under torchrun (one process) gives
+    # the same metrics.
+    dist_out = tmp_path / 'dist_metrics.json'
+    run_tool('bash', 'tools/dist_test.sh', cfg, work / 'epoch_1.pth', 1,
+             '--work-dir', work, '--out', dist_out,
+             env=dict(PORT=str(_free_port())))
+    assert json.loads(dist_out.read_text()) == pytest.approx(metrics)
 
 
+@pytest.mark.slow
 def test_train_refuses_a_missing_data_root(tmp_path):
     cfg = _tiny_config(tmp_path, str(tmp_path / 'no_such_root'), 1)
     proc = run_tool(PYTHON, 'tools/train.py', cfg, '--work-dir',
@@ -112,6 +125,7 @@ def test_train_refuses_a_missing_data_root(tmp_path):
         (tmp_path / 'w').glob('*.pth'))
 
 
+@pytest.mark.slow
 def test_test_tool_refuses_a_missing_checkpoint(tmp_path, tiny_offline_root):
     cfg = _tiny_config(tmp_path, tiny_offline_root, 1)
     missing = tmp_path / 'nothing_here.pth'
@@ -127,6 +141,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason='CPU path under test')
 def test_two_process_cpu_training(tmp_path, tiny_offline_root):
     work = tmp_path / 'ddp'
@@ -142,6 +157,7 @@ def test_two_process_cpu_training(tmp_path, tiny_offline_root):
     assert 'gloo' in (proc.stdout + proc.stderr)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason='CPU behaviour')
 def test_amp_on_cpu_is_a_clear_error(tmp_path):
     cfg = _tiny_config(tmp_path, str(tmp_path), 1)
@@ -149,6 +165,7 @@ def test_amp_on_cpu_is_a_clear_error(tmp_path):
     assert proc.returncode != 0 and '--amp needs a CUDA device' in proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason='CPU path under test')
 def test_two_process_cpu_joint_teacher(tmp_path, tiny_offline_root):
     """The joint teacher (frozen teachers, mixing sampler, per-dataset
@@ -192,3 +209,27 @@ param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True)]
     assert not any(k.startswith('teachers.') and 'num_batches_tracked' in k
                    and v.item() != 0 for k, v in ckpt['state_dict'].items()
                    if v.numel() == 1)
+
+
+def test_load_config_folds_in_the_command_line(tmp_path):
+    cfg_file = tmp_path / 'my_run.py'
+    cfg_file.write_text('a = dict(b=1)\n')
+    cfg = load_config(str(cfg_file), dict(**{'a.b': 2}), 'pytorch')
+    assert (cfg.a.b, cfg.launcher) == (2, 'pytorch')
+    assert cfg.work_dir == osp.join('./work_dirs', 'my_run')
+    assert load_config(str(cfg_file), work_dir='w').work_dir == 'w'
+    cfg_file.write_text('work_dir = "mine"\n')
+    assert load_config(str(cfg_file)).work_dir == 'mine'
+
+
+def test_format_accuracy_table():
+    table = format_accuracy_table({
+        'mnist/accuracy_top1': 91.5, 'mnist/accuracy_top5': 99.0,
+        'fashion/accuracy_top1': 80.25})
+    assert table.splitlines() == [
+        'dataset             acc@1    acc@5',
+        'mnist               91.50    99.00',
+        'fashion             80.25        -']
+    assert format_accuracy_table({'accuracy/top1': 50.0}).splitlines()[1] \
+        == 'all                 50.00        -'
+    assert json.loads(format_accuracy_table({'loss': 1.5})) == {'loss': 1.5}

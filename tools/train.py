@@ -5,18 +5,18 @@ with the mlfd_mm plugin imported and CPU multi-process training fixed.
     torchrun --nproc_per_node 2 tools/train.py CONFIG --launcher pytorch
 """
 import argparse
-import json
 import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
-import mlfd_mm  # noqa: E402  (applies compat fixes before torchvision)
+import mlfd_mm  # noqa: E402,F401  (applies compat fixes before torchvision)
 import torch  # noqa: E402
-from mlfd_mm.compat import prepare_cpu_distributed  # noqa: E402
-from mlfd_mm.config_checks import (check_clip_frames,  # noqa: E402
-                                   check_data_roots)
-from mmengine.config import Config, DictAction  # noqa: E402
+from mlfd_mm.apis.runner import (close_process_group,  # noqa: E402
+                                 evaluate_best_checkpoint,
+                                 link_best_checkpoint, load_config,
+                                 prepare_run)
+from mmengine.config import DictAction  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
@@ -63,15 +63,7 @@ def parse_args(argv=None):
 
 
 def merge_args(cfg, args):
-    """Fold command-line arguments into the config."""
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    """Fold the training-only arguments into the config."""
     if args.amp:
         if not torch.cuda.is_available():
             raise RuntimeError(
@@ -104,61 +96,23 @@ def merge_args(cfg, args):
     return cfg
 
 
-def link_best_checkpoint(runner):
-    """Point ``<work_dir>/best.pth`` at the best checkpoint, if any, so the
-    next stage can name a stable path."""
-    best = runner.message_hub.get_info('best_ckpt')
-    if not best or not osp.isfile(best):
-        return None
-    link = osp.join(runner.work_dir, 'best.pth')
-    tmp = link + '.tmp'
-    if osp.lexists(tmp):
-        os.remove(tmp)
-    os.symlink(osp.basename(best), tmp)
-    os.replace(tmp, link)  # atomic: a reader never sees a missing link
-    return link
-
-
-def test_best_checkpoint(runner, out_file):
-    """Test the run's best checkpoint on the test split, as tools/test.py
-    would, without a second process (the pipeline's stages save its start)."""
-    # Every rank knows best_ckpt (best.pth is linked by rank 0 only).
-    best = runner.message_hub.get_info('best_ckpt')
-    if not best or not osp.isfile(best):
-        with open(osp.join(runner.work_dir, 'last_checkpoint')) as f:
-            best = f.read().strip()
-    runner.load_checkpoint(best, map_location='cpu')
-    metrics = runner.test()
-    if is_main_process():
-        os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
-        tmp = out_file + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(metrics, f, indent=2, default=float)
-        os.replace(tmp, out_file)
-    return metrics
-
-
 def main(argv=None):
     args = parse_args(argv)
-    cfg = merge_args(Config.fromfile(args.config), args)
+    cfg = merge_args(
+        load_config(args.config, args.cfg_options, args.launcher,
+                    args.work_dir), args)
     phases = ['train_dataloader']
     if cfg.get('val_cfg') is not None:
         phases.append('val_dataloader')
-    check_data_roots(cfg, phases)
-    check_clip_frames(cfg, phases)
-    own_process_group = prepare_cpu_distributed(cfg, args.launcher)
+    own_process_group = prepare_run(cfg, phases)
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
         else Runner.from_cfg(cfg)
     runner.train()
     if is_main_process():
         link_best_checkpoint(runner)
     if args.test_best:
-        test_best_checkpoint(runner, args.test_best)
-    if own_process_group:
-        # Ranks finish at different times (rank 0 saves the best
-        # checkpoint); a rank leaving with gloo's threads alive aborts.
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
+        evaluate_best_checkpoint(runner, args.test_best)
+    close_process_group(own_process_group)
     return runner
 
 

@@ -1,0 +1,267 @@
+"""Cache the frozen teachers' features of a JointTeacher config.
+
+Every teacher runs once over each dataset split with the deterministic
+(test) pipeline; per (teacher, level) memory-mapped shards and a manifest are
+written to ``model.feature_cache.root`` (or ``root``). Interrupted runs resume
+after the last complete shard; a cache built from other teachers, options or
+data is refused (:class:`StaleCacheError`) unless ``force``. Under torchrun
+the shards are split across ranks.
+
+A dry run needs no checkpoints and no data: a teacher whose checkpoint is
+missing is built with random weights (shapes do not depend on weights), and a
+dataset whose data root is missing takes its length from ``num_samples``
+(else it is reported as unknown).
+"""
+import os
+import sys
+
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
+
+from ..cache import DatasetSource, FeatureCacheWriter, \
+    InsufficientDiskSpaceError
+from ..cache.layout import FeatureLayout
+from ..cache.writer import (check_disk_space, feature_sizes, format_bytes,
+                            free_bytes, missing_shards, stored_shapes)
+from .cache_sources import (SPLITS, CacheConfigError, build_dataset,
+                            build_joint_teacher, cache_options, data_present,
+                            split_datasets)
+
+
+def _split_lengths(cfg, splits, pipeline, num_samples):
+    """Each (split, dataset)'s length (None where unknown) and a dataset
+    whose first sample can show the input size (None without data)."""
+    lengths, probe_dataset = {}, None
+    for split in splits:
+        for name, dataset_cfg, _ in split_datasets(cfg, split, pipeline):
+            length = num_samples.get(f'{split}.{name}', num_samples.get(name))
+            if length is None and data_present(dataset_cfg):
+                dataset = build_dataset(dataset_cfg)
+                length = len(dataset)
+                probe_dataset = probe_dataset or dataset
+            lengths[(split, name)] = length
+    return lengths, probe_dataset
+
+
+def _print_layout(layouts, unpooled, dtype, names):
+    """Stored shape and bytes per (teacher, level), and per sample."""
+    layout = layouts[dtype]
+    print(f'{"teacher":<20} {"level":<6} {"stored (C,H,W)":<16} '
+          f'{"bytes/sample":>14}')
+    for t, level, _, _ in layout.entries:
+        c, h, w = layout.shapes[t][level]
+        seg = layout.num_segments[t]
+        shape = (f'{seg}x' if seg > 1 else '') + f'{c}x{h}x{w}'
+        print(f'{names[t]:<20} l{level + 1:<5} {shape:<16} '
+              f'{layout.level_bytes(t, level):>14,}')
+    print(f'{"per sample":<44} {layout.bytes_per_sample:>14,}  (float32 '
+          f'{layouts["float32"].bytes_per_sample:,}, float16 '
+          f'{layouts["float16"].bytes_per_sample:,}; unpooled float32 '
+          f'{unpooled.bytes_per_sample:,})')
+    print()
+
+
+def _print_split_sizes(lengths, splits, per_sample):
+    """Samples and bytes per split and dataset; returns the total bytes and
+    the datasets of unknown length."""
+    print(f'{"split":<6} {"dataset":<20} {"samples":>10} {"bytes":>12}')
+    total, unknown = 0, []
+    for split in splits:
+        split_total = split_samples = 0
+        for (s, name), length in lengths.items():
+            if s != split:
+                continue
+            if length is None:
+                unknown.append(f'{split}.{name}')
+                print(f'{split:<6} {name:<20} {"unknown":>10} {"-":>12}')
+                continue
+            split_samples += length
+            split_total += length * per_sample
+            print(f'{split:<6} {name:<20} {length:>10,} '
+                  f'{format_bytes(length * per_sample):>12}')
+        print(f'{split:<6} {"total":<20} {split_samples:>10,} '
+              f'{format_bytes(split_total):>12}')
+        total += split_total
+    return total, unknown
+
+
+def report_cache_size(cfg, config_name, splits, opts, joint, num_samples=None,
+                      input_size=None):
+    """Dry run: print what the cache would hold and check the disk.
+
+    Args:
+        cfg (Config): the JointTeacher config.
+        config_name (str): its file, for the report.
+        splits (Sequence[str]): the splits to cache.
+        opts (dict): from :func:`cache_options`.
+        joint (JointTeacher): from :func:`build_joint_teacher`.
+        num_samples (dict, optional): ``'[split.]name' -> length`` for
+            datasets whose data is absent.
+        input_size (int, optional): the input side without data; default
+            the teachers' test crop size.
+
+    Returns:
+        int: 0 if the cache fits on the disk, 2 if it does not.
+    """
+    teachers = list(joint.teachers)
+    names = [t.name for t in teachers]
+    lengths, probe_dataset = _split_lengths(cfg, splits, opts['pipeline'],
+                                            num_samples or {})
+    if probe_dataset is not None and not input_size:
+        inputs = joint.data_preprocessor(
+            pseudo_collate([probe_dataset[0]]), False)['inputs']
+        source = f'first sample, {tuple(inputs.shape[-2:])} px'
+    else:
+        size = input_size or max(t.input_size for t in teachers)
+        inputs = torch.zeros(teachers[0].num_segments, 3, size, size)
+        source = f'{size}x{size} input'
+    sizes = feature_sizes(teachers, inputs)
+    segments = [t.num_segments for t in teachers]
+    layouts = {
+        dtype: FeatureLayout(names, stored_shapes(sizes, opts['pool'], names),
+                             segments, dtype)
+        for dtype in ('float32', 'float16')
+    }
+    unpooled = FeatureLayout(names, stored_shapes(sizes, None, names),
+                             segments, 'float32')
+    print(f'feature cache of {config_name} -> {opts["root"]}')
+    print(f'dtype {opts["dtype"]}, pool {opts["pool"]}, shapes from '
+          f'{source}')
+    _print_layout(layouts, unpooled, opts['dtype'], names)
+    total, unknown = _print_split_sizes(
+        lengths, splits, layouts[opts['dtype']].bytes_per_sample)
+    free, where = free_bytes(opts['root'])
+    print(f'total {format_bytes(total)} ({total:,} bytes); free on the disk '
+          f'of {where!r}: {format_bytes(free)}')
+    if unknown:
+        print(f'unknown lengths (data absent): {unknown}; give '
+              '--num-samples SPLIT.NAME=N')
+    try:
+        check_disk_space(opts['root'], total)
+    except InsufficientDiskSpaceError as err:
+        print(f'REFUSED: {err}', file=sys.stderr)
+        return 2
+    print('fits: OK (nothing written: dry run)')
+    return 0
+
+
+def build_feature_cache(cfg, splits, opts, joint, force=False, batch_size=64,
+                        num_workers=1, device=None, local_rank=0):
+    """Write (or complete) the cache of ``splits``; under torchrun each rank
+    writes its share of the shards.
+
+    Args:
+        cfg (Config): the JointTeacher config.
+        splits (Sequence[str]): the splits to cache.
+        opts (dict): from :func:`cache_options`.
+        joint (JointTeacher): from :func:`build_joint_teacher`.
+        force (bool): rebuild the splits (and everything when teachers or
+            options changed) instead of refusing a stale cache.
+        batch_size (int): samples per teacher forward.
+        num_workers (int): dataloader workers.
+        device (str, optional): default ``cuda:<local rank>`` when
+            available, else 'cpu'.
+        local_rank (int): used when the environment has no ``LOCAL_RANK``.
+
+    Returns:
+        int: 0.
+    """
+    world = int(os.environ.get('WORLD_SIZE', '1'))
+    rank = int(os.environ.get('RANK', '0'))
+    if world > 1 and not torch.distributed.is_initialized():
+        # gloo: only barriers go through it; the features stay local.
+        torch.distributed.init_process_group(backend='gloo')
+    sources = {}
+    for split in splits:
+        sources[split] = []
+        for name, dataset_cfg, pipeline in split_datasets(
+                cfg, split, opts['pipeline']):
+            if not data_present(dataset_cfg):
+                raise CacheConfigError(
+                    f'dataset {name!r} (split {split}): data root '
+                    f'{dataset_cfg.get("data_root")!r} does not exist')
+            sources[split].append(
+                DatasetSource(name, build_dataset(dataset_cfg), pipeline))
+    local_rank = int(os.environ.get('LOCAL_RANK', local_rank))
+    device = device or (f'cuda:{local_rank}'
+                        if torch.cuda.is_available() else 'cpu')
+    joint = joint.to(device).eval()
+    writer = FeatureCacheWriter(
+        joint.teachers, opts['root'], joint.data_preprocessor,
+        dtype=opts['dtype'], pool=opts['pool'],
+        shard_size=opts['shard_size'], batch_size=batch_size,
+        num_workers=num_workers, device=device)
+
+    def barrier():
+        if world > 1:
+            torch.distributed.barrier()
+
+    # Rank 0 decides (and, with force, clears) before the others read.
+    if rank == 0:
+        manifest = writer.prepare(sources, force=force)
+    barrier()
+    if rank != 0:
+        manifest = writer.prepare(sources, force=False)
+    tasks = writer.shard_tasks(manifest, splits)
+    print(f'feature cache {opts["root"]}: {len(tasks)} shards of '
+          f'{manifest["shard_size"]} samples, '
+          f'{format_bytes(writer.bytes_needed(manifest, tasks))} to write '
+          f'(rank {rank} of {world})')
+    written = writer.write(sources, rank=rank, world_size=world)
+    barrier()
+    if rank == 0:
+        missing = missing_shards(opts['root'], splits)
+        if missing:
+            raise RuntimeError(f'incomplete shards: {missing}')
+        print(f'feature cache {opts["root"]} complete for splits '
+              f'{list(splits)} ({written} samples written by rank 0)')
+    return 0
+
+
+@torch.no_grad()  # restored on return: callers (tests) keep their grad mode
+def cache_features(config, splits=SPLITS, root=None, dtype=None, pool=None,
+                   shard_size=None, dry_run=False, force=False,
+                   batch_size=64, num_workers=1, device=None,
+                   num_samples=None, input_size=None, cfg_options=None,
+                   local_rank=0):
+    """Build (or, with ``dry_run``, size) the feature cache of a JointTeacher
+    config; what ``tools/cache_features.py`` does.
+
+    Args:
+        config (str): the JointTeacher config file.
+        splits (Sequence[str]): the splits to cache. Defaults to all.
+        root, dtype, pool, shard_size: see :func:`cache_options`.
+        dry_run (bool): print the sizes and check the disk, write nothing.
+        force, batch_size, num_workers, device, local_rank: see
+            :func:`build_feature_cache`.
+        num_samples, input_size: see :func:`report_cache_size`.
+        cfg_options (dict, optional): config overrides.
+
+    Returns:
+        int: 0 on success, 2 when the cache does not fit on the disk.
+
+    Raises:
+        CacheConfigError: the config cannot be cached as it is.
+        StaleCacheError: the cache holds other teachers, options or data
+            (and not ``force``).
+    """
+    splits = list(splits)
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    opts = cache_options(cfg, config, root=root, dtype=dtype, pool=pool,
+                         shard_size=shard_size, dry_run=dry_run)
+    joint = build_joint_teacher(cfg, dry_run)
+    if dry_run:
+        return report_cache_size(cfg, config, splits, opts, joint,
+                                 num_samples, input_size)
+    try:
+        return build_feature_cache(
+            cfg, splits, opts, joint, force=force, batch_size=batch_size,
+            num_workers=num_workers, device=device, local_rank=local_rank)
+    except InsufficientDiskSpaceError as err:
+        print(f'REFUSED: {err}', file=sys.stderr)
+        return 2
