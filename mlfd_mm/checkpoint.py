@@ -11,7 +11,7 @@ process-wide setting.
 import os.path as osp
 import pickle
 import re
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -91,6 +91,10 @@ def checkpoint_safe_globals() -> List[object]:
     """
     return [
         HistoryBuffer,
+        # Protocol-2 pickles write an empty ``bytes`` (the data of an empty
+        # numpy array, e.g. a HistoryBuffer that was never updated) as a
+        # call of ``bytes()``.
+        bytes,
         (_history_buffer_getattr, 'builtins.getattr'),
         (_history_buffer_getattr, '__builtin__.getattr'),
     ] + _numpy_globals()
@@ -220,7 +224,8 @@ def state_dict_mismatch(own: Dict[str, torch.Tensor],
 def load_state_dict_strict(module: nn.Module,
                            state: dict,
                            what: str,
-                           prefix_hint: str = '') -> None:
+                           prefix_hint: str = '',
+                           source_state: Optional[dict] = None) -> None:
     """Load ``state`` into ``module``; any difference is an error naming it.
 
     Args:
@@ -230,6 +235,9 @@ def load_state_dict_strict(module: nn.Module,
             checkpoint x.pth"``).
         prefix_hint (str): Where ``module`` sits in the checkpoint (e.g.
             ``'backbone'``), named in the message. Defaults to ''.
+        source_state (dict, optional): The checkpoint's whole state dict,
+            to say what the checkpoint is when ``state`` is only a part of
+            it. Defaults to ``state``.
 
     Raises:
         RuntimeError: Missing, unexpected or mis-shaped keys; the message
@@ -238,11 +246,12 @@ def load_state_dict_strict(module: nn.Module,
     """
     problems = state_dict_mismatch(module.state_dict(), state)
     if problems:
-        part = f' {prefix_hint}' if prefix_hint else ''
+        target = f'its {prefix_hint}' if prefix_hint else 'the model'
+        kind = describe_checkpoint(
+            state if source_state is None else source_state)
         raise RuntimeError(
-            f'{what} does not match the model{part} '
-            f'({type(module).__name__}): ' + '; '.join(problems)
-            + f'. The checkpoint looks like {describe_checkpoint(state)}.')
+            f'{what} does not match {target} {type(module).__name__}: '
+            + '; '.join(problems) + f'. The checkpoint looks like {kind}.')
     module.load_state_dict(state, strict=True)
 
 

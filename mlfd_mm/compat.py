@@ -15,11 +15,15 @@ Fixes:
 2. ``mmaction_drn``: the mmaction2 1.2.0 wheel lacks
    ``mmaction/models/localizers/drn/``; we provide a placeholder whose ``DRN``
    raises a clear error when built.
-3. ``checkpoint_loading``: torch >= 2.6 loads with ``weights_only=True`` and
-   mmengine checkpoints pickle mmengine objects (``HistoryBuffer``, ...). We
-   re-register mmengine's local-file loader to load with
-   ``weights_only=False``. Checkpoints are therefore trusted files: only load
-   checkpoints you made or trust.
+3. ``checkpoint_loading``: torch >= 2.6 loads with ``weights_only=True``,
+   which refuses mmengine's own checkpoints (they pickle the message hub's
+   ``HistoryBuffer`` and numpy values), so ``load_from``, ``--resume`` and
+   ``load_checkpoint`` fail. We register, for mmengine's local-file scheme,
+   :func:`mlfd_mm.checkpoint.load_checkpoint_file`: still
+   ``weights_only=True``, plus a scoped allowlist of exactly those types. A
+   checkpoint whose pickle names any other global is refused with an error
+   naming the file and the global; nothing about ``torch.load`` changes for
+   the rest of the process.
 4. ``prepare_cpu_distributed``: mmengine's ``init_dist`` calls
    ``torch.cuda.set_device`` unconditionally, so ``--launcher pytorch`` dies
    on a machine without CUDA. The tools call this before building the
@@ -142,22 +146,22 @@ def fix_mmaction_drn():
 
 
 def _load_local_checkpoint(filename, map_location):
-    import os
-    import torch
-    if not os.path.isfile(filename):
-        raise FileNotFoundError(f'checkpoint file not found: {filename}')
-    # Checkpoints are trusted files (see module docstring).
-    return torch.load(filename, map_location=map_location, weights_only=False)
+    """mmengine's local-file loader, with the safe unpickling of
+    :func:`mlfd_mm.checkpoint.load_checkpoint_file`."""
+    from .checkpoint import load_checkpoint_file
+    return load_checkpoint_file(
+        filename, 'checkpoint', map_location=map_location)
 
 
 def fix_checkpoint_loading():
-    """Let mmengine load its own checkpoints on torch >= 2.6."""
+    """Let mmengine load its own checkpoints on torch >= 2.6, safely."""
     if 'checkpoint_loading' in _APPLIED:
         return False
     _APPLIED.add('checkpoint_loading')
     import inspect
     import torch
-    if 'weights_only' not in inspect.signature(torch.load).parameters:
+    if not hasattr(torch.serialization, 'safe_globals') or (
+            'weights_only' not in inspect.signature(torch.load).parameters):
         return False
     from mmengine.runner.checkpoint import CheckpointLoader
     CheckpointLoader.register_scheme(

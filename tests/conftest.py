@@ -52,3 +52,75 @@ def run_tool(*args, env=None, timeout=300, check=True):
             f'--- stdout ---\n{proc.stdout[-4000:]}\n'
             f'--- stderr ---\n{proc.stderr[-4000:]}')
     return proc
+
+
+# ---------------------------------------------------------------------------
+# tiny stage-1 models and their checkpoints
+# ---------------------------------------------------------------------------
+TINY_MEAN_STD = ([120., 110., 100.], [60., 60., 60.])
+
+
+def tiny_resnet_cifar(num_classes=3, base_channels=4):
+    """ResNet_CIFAR-18 with 4/8/16/32 channels at 32/16/8/4 px (32 px in)
+    for the default width."""
+    return dict(
+        type='ImageClassifier', _scope_='mmpretrain',
+        backbone=dict(type='ResNet_CIFAR', depth=18, stem_channels=8,
+                      base_channels=base_channels),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=num_classes,
+                  in_channels=base_channels * 8))
+
+
+def tiny_resnet(num_classes, base_channels=8, mean_std=TINY_MEAN_STD):
+    """ResNet-18 with 8/16/32/64 channels at 8/4/2/1 px (32 px in) for the
+    default width; with its own mean/std unless ``mean_std`` is None."""
+    model = dict(
+        type='ImageClassifier', _scope_='mmpretrain',
+        backbone=dict(type='ResNet', depth=18, stem_channels=8,
+                      base_channels=base_channels),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=num_classes,
+                  in_channels=base_channels * 8))
+    if mean_std is not None:
+        model['data_preprocessor'] = dict(mean=list(mean_std[0]),
+                                          std=list(mean_std[1]))
+    return model
+
+
+def save_teacher_checkpoint(model_cfg, path, seed=0):
+    """Build ``model_cfg`` with ``seed``, give its BatchNorms random running
+    statistics (so that "unchanged" is a real check), save it as a stage-1
+    checkpoint at ``path`` and return its state dict."""
+    from mmengine.registry import MODELS, DefaultScope
+    torch.manual_seed(seed)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(model_cfg)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.5, 2)
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, str(path))
+    return model.state_dict()
+
+
+class _MarkerPayload:
+    """Unpickling this runs ``open(marker, 'w')``: it creates the marker
+    file. A stand-in for a malicious ``__reduce__`` (``os.system``) whose
+    effect a test can check without harm."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, 'w'))
+
+
+def write_payload_checkpoint(path, marker, state_dict=None):
+    """Save a checkpoint whose pickle creates ``marker`` when unpickled
+    unsafely (``weights_only=False``); otherwise an ordinary checkpoint of
+    ``state_dict``. Returns ``path`` as a str."""
+    ckpt = dict(state_dict=dict(state_dict or {}),
+                meta=dict(note=_MarkerPayload(marker)))
+    torch.save(ckpt, str(path))
+    return str(path)

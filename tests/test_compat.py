@@ -64,19 +64,53 @@ def test_mmengine_checkpoint_with_pickled_objects_loads(tmp_path):
     from mmengine.runner import load_checkpoint
     from mmengine.runner.checkpoint import CheckpointLoader
     model = torch.nn.Linear(2, 3)
+    buffer = HistoryBuffer()
+    buffer.update(0.25)
     ckpt = dict(state_dict=model.state_dict(),
-                message_hub=dict(log_scalars={'loss': HistoryBuffer()}))
+                message_hub=dict(log_scalars={'loss': buffer}))
     path = tmp_path / 'epoch_1.pth'
     torch.save(ckpt, path)
     # The problem: torch's default loader refuses mmengine's objects.
     with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer'):
         torch.load(path)
     loaded = CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
-    assert isinstance(loaded['message_hub']['log_scalars']['loss'],
-                      HistoryBuffer)
+    restored = loaded['message_hub']['log_scalars']['loss']
+    assert isinstance(restored, HistoryBuffer)
+    assert restored.current() == 0.25
     other = torch.nn.Linear(2, 3)
     load_checkpoint(other, str(path), map_location='cpu')
     assert torch.equal(other.weight, model.weight)
+
+
+def test_checkpoint_fix_keeps_torch_load_strict_for_everyone_else(tmp_path):
+    # Importing mlfd_mm allowlists nothing process-wide: plain torch.load
+    # still refuses the mmengine checkpoint that mmengine's loader reads.
+    from mmengine.logging.history_buffer import HistoryBuffer
+    path = tmp_path / 'epoch_1.pth'
+    torch.save(dict(message_hub=dict(loss=HistoryBuffer())), path)
+    before = set(map(repr, torch.serialization.get_safe_globals()))
+    assert not any('HistoryBuffer' in name for name in before)
+    from mmengine.runner.checkpoint import CheckpointLoader
+    CheckpointLoader.load_checkpoint(str(path))
+    assert set(map(repr, torch.serialization.get_safe_globals())) == before
+    with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer'):
+        torch.load(path)
+
+
+def test_checkpoint_with_payload_refused_in_a_fresh_process(tmp_path):
+    # What a config importing mlfd_mm through custom_imports gets.
+    from conftest import write_payload_checkpoint
+    marker = tmp_path / 'payload-ran'
+    path = write_payload_checkpoint(tmp_path / 'evil.pth', marker)
+    proc = _python(f'''
+        import mlfd_mm
+        from mmengine.runner.checkpoint import CheckpointLoader
+        CheckpointLoader.load_checkpoint({path!r})
+        ''')
+    assert proc.returncode != 0
+    assert 'UnsafeCheckpointError' in proc.stderr
+    assert path in proc.stderr and 'io.open' in proc.stderr
+    assert not marker.exists()
 
 
 def test_missing_local_checkpoint_names_the_file(tmp_path):

@@ -3,109 +3,29 @@ extractor."""
 import copy
 import logging
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import MODELS, DefaultScope
 from mmengine.runner.checkpoint import CheckpointLoader
 
-LevelSpec = Union[str, int, Sequence[int]]
+from ..checkpoint import (load_checkpoint_file, load_state_dict_strict,
+                          state_dict_of)
+from ..config import as_dict, resolve_model_config, whole_config
+from .backbone_stages import (STAGE_COUNTERS, LevelSpec, StageShapes,
+                              as_index_list, count_backbone_stages,
+                              levels_by_resolution)
+from .normalise import PixelNormaliser
+from .stage1_inputs import input_size_from_config, segments_from_config
 
-# How to count the stages of a backbone whose ``out_indices`` index stages,
-# keyed by class name and matched along the class's MRO so that subclasses
-# (ResNet_CIFAR, ResNetV1d, ResNeXt, SEResNeXt, mmaction ResNetTSM, ...)
-# are covered by their base class.
-_STAGE_COUNTERS = {
-    # mmpretrain and mmaction2 ResNet family
-    'ResNet': lambda backbone: len(backbone.res_layers),
-    'EfficientNet': lambda backbone: len(backbone.layers),
-    'MobileNetV2': lambda backbone: len(backbone.layers),
-    'TIMMBackbone': lambda backbone: _timm_stage_count(backbone),
-}
+__all__ = ['FrozenTeacher', 'LevelSpec', 'count_backbone_stages']
 
 # Default probe size when neither the caller nor the config gives one. Large
 # enough that stride-32 backbones keep distinct sizes at every stage.
 _DEFAULT_PROBE_SIZE = 32
-
-
-def _timm_stage_count(backbone) -> Optional[int]:
-    # Only features_only timm models have stage outputs (``feature_info``
-    # lists every stage, whatever out_indices the model was built with).
-    info = getattr(backbone.timm_model, 'feature_info', None)
-    stages = getattr(info, 'info', None)
-    return len(stages) if stages else None
-
-
-def count_backbone_stages(backbone: nn.Module) -> Optional[int]:
-    """The number of stages of a known backbone family (the range of its
-    ``out_indices``), or None for a family this module does not know."""
-    for cls in type(backbone).__mro__:
-        counter = _STAGE_COUNTERS.get(cls.__name__)
-        if counter is not None:
-            return counter(backbone)
-    return None
-
-
-def _as_dict(cfg) -> dict:
-    if isinstance(cfg, ConfigDict):
-        return cfg.to_dict()
-    return copy.deepcopy(dict(cfg))
-
-
-def _find_transform(pipeline, types: Sequence[str]) -> List[dict]:
-    if not isinstance(pipeline, (list, tuple)):
-        return []
-    return [t for t in pipeline
-            if isinstance(t, dict) and str(t.get('type', '')).split('.')[-1]
-            in types]
-
-
-def _pipeline_of(cfg: Config, split: str) -> list:
-    pipeline = cfg.get(f'{split}_pipeline')
-    if pipeline is None:
-        loader = cfg.get(f'{split}_dataloader') or {}
-        pipeline = (loader.get('dataset') or {}).get('pipeline')
-    return pipeline or []
-
-
-def _input_size_from_config(cfg: Optional[Config]) -> Optional[int]:
-    """The evaluation crop size of a stage-1 config, where it states one."""
-    if cfg is None:
-        return None
-    for split in ('test', 'val'):
-        sizes = []
-        for t in _find_transform(
-                _pipeline_of(cfg, split),
-                ('CenterCrop', 'Resize', 'ResizeEdge', 'RandomResizedCrop')):
-            size = t.get('crop_size', t.get('scale'))
-            if isinstance(size, int) and size > 0:
-                sizes.append(size)
-            elif (isinstance(size, (list, tuple)) and len(size) == 2
-                  and min(size) > 0):
-                sizes.append(max(size))
-        if sizes:
-            return sizes[-1]
-    return None
-
-
-def _segments_from_config(model_cfg: dict,
-                          cfg: Optional[Config]) -> Optional[int]:
-    """Segments per clip of an mmaction2 config (None for images)."""
-    for part in ('backbone', 'cls_head'):
-        sub = model_cfg.get(part) or {}
-        if sub.get('num_segments'):
-            return int(sub['num_segments'])
-    if cfg is not None:
-        frames = _find_transform(
-            _pipeline_of(cfg, 'train'), ('SampleFrames', ))
-        if frames:
-            sample = frames[-1]
-            return int(sample.get('num_clips', 1)) * int(
-                sample.get('clip_len', 1))
-    return None
 
 
 @MODELS.register_module()
@@ -152,6 +72,11 @@ class FrozenTeacher(nn.Module):
             gives it: the backbone outputs at the config's own
             ``out_indices`` (the deepest stage when the config names none).
             Defaults to False.
+        allow_unsafe_checkpoint (bool): Unpickle ``checkpoint`` with
+            ``weights_only=False``, for a legacy file that the safe loader
+            refuses (:func:`mlfd_mm.checkpoint.load_checkpoint_file`). The
+            file may then run any code: only for a checkpoint you made or
+            trust. Defaults to False.
 
     Inputs are raw pixels (0..255, in the channel order the data pipeline
     loaded them: what the teacher's own data preprocessor used to receive):
@@ -167,7 +92,8 @@ class FrozenTeacher(nn.Module):
                  levels: LevelSpec = 'L3',
                  num_segments: Optional[int] = None,
                  input_size: Optional[int] = None,
-                 with_head: bool = False):
+                 with_head: bool = False,
+                 allow_unsafe_checkpoint: bool = False):
         super().__init__()
         model_cfg, preprocess_cfg, scope, file_cfg = self._read_config(
             config, name)
@@ -176,7 +102,7 @@ class FrozenTeacher(nn.Module):
                 f'teacher {name or config!r}: its model config has no '
                 f'`backbone` (keys: {sorted(model_cfg)}); FrozenTeacher needs '
                 'a model with a backbone (ImageClassifier, Recognizer2D, ...)')
-        backbone_cfg = _as_dict(model_cfg['backbone'])
+        backbone_cfg = as_dict(model_cfg['backbone'])
         self._name = name or (
             osp.splitext(osp.basename(config))[0]
             if isinstance(config, str) else str(
@@ -186,12 +112,14 @@ class FrozenTeacher(nn.Module):
         self.num_classes: Optional[int] = head_cfg.get('num_classes')
 
         if num_segments is None:
-            num_segments = _segments_from_config(model_cfg, file_cfg)
+            num_segments = segments_from_config(model_cfg, file_cfg)
         self._num_segments = int(num_segments or 1)
-        self.input_size = int(input_size or _input_size_from_config(file_cfg)
+        self.input_size = int(input_size or input_size_from_config(file_cfg)
                               or _DEFAULT_PROBE_SIZE)
 
-        self._set_normalisation(preprocess_cfg)
+        # Frames reach the backbone as (B*S, C, H, W): channels at dim -3.
+        self.normaliser = PixelNormaliser.from_preprocessor(
+            preprocess_cfg, what=f'teacher {self._name!r}', channel_dim=-3)
         self.backbone, out_indices = self._build_backbone(
             backbone_cfg, levels)
         self.with_head = bool(with_head)
@@ -205,7 +133,7 @@ class FrozenTeacher(nn.Module):
                 logger='current',
                 level=logging.WARNING)
         else:
-            self._load_checkpoint(checkpoint)
+            self._load_checkpoint(checkpoint, allow_unsafe_checkpoint)
         self.checkpoint = checkpoint
 
         for param in self.parameters():
@@ -213,7 +141,7 @@ class FrozenTeacher(nn.Module):
         self.train(False)
 
         stage_shapes = self._probe(out_indices, self.input_size)
-        self.available_levels = self._levels_by_resolution(
+        self.available_levels = levels_by_resolution(
             out_indices, stage_shapes)
         self._levels = self._select_levels(levels, out_indices, stage_shapes)
         self._positions = [out_indices.index(i) for i in self._levels]
@@ -227,55 +155,14 @@ class FrozenTeacher(nn.Module):
     @staticmethod
     def _read_config(config, name) -> Tuple[dict, dict, str, Optional[Config]]:
         """Returns (model cfg, data preprocessor cfg, scope, whole config)."""
-        file_cfg = None
-        if isinstance(config, str):
-            if not osp.isfile(config):
-                raise FileNotFoundError(
-                    f'teacher {name or config!r}: config file not found: '
-                    f'{config}')
-            file_cfg = Config.fromfile(config)
-        elif isinstance(config, dict) and 'model' in config:
-            file_cfg = Config(_as_dict(config))
-        elif not isinstance(config, dict):
-            raise TypeError(
-                f'teacher {name!r}: config must be a path or a dict, got '
-                f'{type(config).__name__}')
-
-        if file_cfg is not None:
-            if 'model' not in file_cfg:
-                raise ValueError(f'teacher {name or config!r}: config has '
-                                 'no `model`')
-            model_cfg = _as_dict(file_cfg.model)
-            preprocess = (model_cfg.get('data_preprocessor')
-                          or file_cfg.get('data_preprocessor') or {})
-            scope = (model_cfg.get('_scope_') or file_cfg.get('default_scope')
-                     or 'mmpretrain')
-        else:
-            model_cfg = _as_dict(config)
-            preprocess = model_cfg.get('data_preprocessor') or {}
-            scope = model_cfg.get('_scope_') or 'mmpretrain'
-        return model_cfg, _as_dict(preprocess), scope, file_cfg
-
-    def _set_normalisation(self, preprocess_cfg: dict):
-        mean, std = preprocess_cfg.get('mean'), preprocess_cfg.get('std')
-        if (mean is None) != (std is None):
-            raise ValueError(
-                f'teacher {self._name!r}: data_preprocessor gives only one of '
-                f'mean ({mean}) and std ({std})')
-        # Non-persistent: they come from the config, like in mmpretrain.
-        if mean is None:
-            self.register_buffer('mean', None, persistent=False)
-            self.register_buffer('std', None, persistent=False)
-        else:
-            self.register_buffer(
-                'mean', torch.tensor(mean, dtype=torch.float32).view(
-                    1, -1, 1, 1), persistent=False)
-            self.register_buffer(
-                'std', torch.tensor(std, dtype=torch.float32).view(
-                    1, -1, 1, 1), persistent=False)
-        self.flip_channels = bool(
-            preprocess_cfg.get('to_rgb') or preprocess_cfg.get('bgr_to_rgb')
-            or preprocess_cfg.get('rgb_to_bgr'))
+        what = f'teacher {name or config!r}'
+        # Kept for the test pipeline's crop size and the clips' segments.
+        file_cfg = whole_config(config, what)
+        model_cfg, scope = resolve_model_config(
+            file_cfg if file_cfg is not None else config, what,
+            default_scope='mmpretrain')
+        preprocess = as_dict(model_cfg.get('data_preprocessor') or {})
+        return model_cfg, preprocess, scope, file_cfg
 
     def _build(self, backbone_cfg: dict) -> nn.Module:
         cfg = copy.deepcopy(backbone_cfg)
@@ -290,7 +177,7 @@ class FrozenTeacher(nn.Module):
         """Build the backbone with every stage as an output.
 
         Returns the backbone and its out indices. The stage count is read
-        from a first build (``_STAGE_COUNTERS``); ``out_indices`` is then set
+        from a first build (``STAGE_COUNTERS``); ``out_indices`` is then set
         on the config before the real build, because timm features_only
         models are only built up to their largest out index.
         """
@@ -301,10 +188,10 @@ class FrozenTeacher(nn.Module):
                 raise ValueError(
                     f'teacher {self._name!r}: cannot tell the stages of '
                     f'backbone {type(probe).__name__} (known: '
-                    f'{sorted(_STAGE_COUNTERS)}, TIMMBackbone only with '
+                    f'{sorted(STAGE_COUNTERS)}, TIMMBackbone only with '
                     'features_only=True); give explicit levels, e.g. '
                     'levels=(1, 2, 3), as indices of its out_indices')
-            out_indices = sorted({int(i) for i in _as_index_list(levels)})
+            out_indices = sorted({int(i) for i in as_index_list(levels)})
         else:
             out_indices = list(range(num_stages))
         del probe
@@ -346,71 +233,42 @@ class FrozenTeacher(nn.Module):
         # mmaction2 backbones return a bare tensor for one out index.
         self._bare_head_input = head_key == 'cls_head'
         if model_cfg.get('neck'):
-            self.neck = self._build(_as_dict(model_cfg['neck']))
-        self.head = self._build(_as_dict(model_cfg[head_key]))
+            self.neck = self._build(as_dict(model_cfg['neck']))
+        self.head = self._build(as_dict(model_cfg[head_key]))
 
-    def _load_checkpoint(self, checkpoint: str):
-        if '://' not in checkpoint and not osp.isfile(checkpoint):
-            raise FileNotFoundError(
-                f'teacher {self._name!r}: checkpoint file not found: '
-                f'{checkpoint}')
-        loaded = CheckpointLoader.load_checkpoint(
-            checkpoint, map_location='cpu')
-        state = loaded.get('state_dict', loaded) if isinstance(
-            loaded, dict) else loaded
-        if not isinstance(state, dict):
+    def _load_checkpoint(self, checkpoint: str, allow_unsafe: bool):
+        what = f'teacher {self._name!r}'
+        if '://' in checkpoint:
+            # Remote schemes (http, ...) are mmengine's to fetch.
+            loaded = CheckpointLoader.load_checkpoint(
+                checkpoint, map_location='cpu')
+        else:
+            loaded = load_checkpoint_file(
+                checkpoint, what, allow_unsafe=allow_unsafe)
+        if not isinstance(loaded, dict):
             raise RuntimeError(
-                f'teacher {self._name!r}: checkpoint {checkpoint} holds no '
-                'state dict')
-        state = {(k[len('module.'):] if k.startswith('module.') else k): v
-                 for k, v in state.items()}
+                f'{what}: checkpoint {checkpoint} holds no state dict')
+        state = whole = state_dict_of(loaded)
+        what = f'{what}: checkpoint {checkpoint}'
         if self.with_head:
             parts = [('neck', self.neck), (self._head_key, self.head)]
             for prefix, module in parts:
                 if module is not None:
-                    self._load_part(module, prefix, {
+                    load_state_dict_strict(module, {
                         k[len(prefix) + 1:]: v for k, v in state.items()
-                        if k.startswith(prefix + '.')}, checkpoint)
+                        if k.startswith(prefix + '.')}, what, prefix, whole)
         if any(k.startswith('backbone.') for k in state):
             state = {k[len('backbone.'):]: v for k, v in state.items()
                      if k.startswith('backbone.')}
-        self._load_part(self.backbone, 'backbone', state, checkpoint)
-
-    def _load_part(self, module: nn.Module, part: str, state: dict,
-                   checkpoint: str):
-        """Load ``state`` into ``module`` strictly, naming what differs."""
-        own = module.state_dict()
-        missing = [k for k in own if k not in state]
-        unexpected = [k for k in state if k not in own]
-        shapes = [
-            f'{k} (checkpoint {tuple(state[k].shape)}, model '
-            f'{tuple(own[k].shape)})' for k in own
-            if k in state and hasattr(state[k], 'shape')
-            and state[k].shape != own[k].shape
-        ]
-        if missing or unexpected or shapes:
-            parts = []
-            for label, keys in (('missing', missing),
-                                ('unexpected', unexpected),
-                                ('shape mismatch', shapes)):
-                if keys:
-                    more = (f' and {len(keys) - 5} more'
-                            if len(keys) > 5 else '')
-                    parts.append(f'{label} ({len(keys)}): '
-                                 f'{", ".join(keys[:5])}{more}')
-            raise RuntimeError(
-                f'teacher {self._name!r}: checkpoint {checkpoint} does not '
-                f'match its {part} {type(module).__name__}: '
-                + '; '.join(parts))
-        module.load_state_dict(state, strict=True)
+        load_state_dict_strict(self.backbone, state, what, 'backbone', whole)
 
     @torch.no_grad()
     def _probe(self, out_indices: List[int],
-               size: int) -> Dict[int, Tuple[int, int, int]]:
+               size: int) -> StageShapes:
         """(C, H, W) of every built stage for a ``size`` x ``size`` input."""
         # One clip: temporal-shift backbones need whole clips.
         dummy = torch.rand(self._num_segments, 3, size, size) * 255
-        outs = self.backbone(self._normalise(dummy))
+        outs = self.backbone(self.normaliser(dummy))
         if isinstance(outs, torch.Tensor):
             outs = (outs, )
         if len(outs) != len(out_indices) or any(
@@ -421,20 +279,6 @@ class FrozenTeacher(nn.Module):
                 f'built with out_indices={tuple(out_indices)} did not return '
                 f'one (N, C, H, W) map per index')
         return {i: tuple(o.shape[1:]) for i, o in zip(out_indices, outs)}
-
-    @staticmethod
-    def _levels_by_resolution(
-            out_indices: List[int],
-            stage_shapes: Dict[int, Tuple[int, int, int]]) -> Dict[str, int]:
-        """``{'L1': deepest level's stage, 'L2': ..., ...}``."""
-        last_at_size = []
-        for pos, i in enumerate(out_indices):
-            is_last = (pos == len(out_indices) - 1
-                       or stage_shapes[out_indices[pos + 1]][1:]
-                       != stage_shapes[i][1:])
-            if is_last:
-                last_at_size.append(i)
-        return {f'L{k}': i for k, i in enumerate(reversed(last_at_size), 1)}
 
     def _valid_levels_text(self, stage_shapes) -> str:
         named = ', '.join(
@@ -459,7 +303,7 @@ class FrozenTeacher(nn.Module):
             deepest = [self.available_levels[f'L{k}']
                        for k in range(int(count), 0, -1)]
             return deepest
-        chosen = sorted({int(i) for i in _as_index_list(levels)})
+        chosen = sorted({int(i) for i in as_index_list(levels)})
         bad = [i for i in chosen if i not in out_indices]
         if bad or not chosen:
             raise ValueError(f'unknown level(s) {bad or levels}; '
@@ -479,15 +323,6 @@ class FrozenTeacher(nn.Module):
     # ------------------------------------------------------------------
     # forward
     # ------------------------------------------------------------------
-    def _normalise(self, frames: torch.Tensor) -> torch.Tensor:
-        if not frames.is_floating_point():
-            frames = frames.float()
-        if self.flip_channels and frames.size(1) == 3:
-            frames = frames.flip(1)
-        if self.mean is not None:
-            frames = (frames - self.mean) / self.std
-        return frames
-
     def _frames(self, inputs: torch.Tensor) -> torch.Tensor:
         """(B, S, 3, H, W) or (B*S, 3, H, W) -> (B*S, 3, H, W)."""
         segments = self._num_segments
@@ -520,7 +355,7 @@ class FrozenTeacher(nn.Module):
             deep.
         """
         with torch.no_grad():
-            outs = self.backbone(self._normalise(self._frames(inputs)))
+            outs = self.backbone(self.normaliser(self._frames(inputs)))
             if isinstance(outs, torch.Tensor):
                 outs = (outs, )
             return [outs[p] for p in self._positions]
@@ -544,7 +379,7 @@ class FrozenTeacher(nn.Module):
                 f'teacher {self._name!r} was built without its head: give '
                 'with_head=True to get its logits')
         with torch.no_grad():
-            outs = self.backbone(self._normalise(self._frames(inputs)))
+            outs = self.backbone(self.normaliser(self._frames(inputs)))
             if isinstance(outs, torch.Tensor):
                 outs = (outs, )
             head_input = tuple(outs[p] for p in self._head_positions)
@@ -573,6 +408,20 @@ class FrozenTeacher(nn.Module):
         return self._name
 
     @property
+    def mean(self) -> Optional[torch.Tensor]:
+        """Per-channel mean of the teacher's pixels (None: not normalised)."""
+        return self.normaliser.mean
+
+    @property
+    def std(self) -> Optional[torch.Tensor]:
+        return self.normaliser.std
+
+    @property
+    def flip_channels(self) -> bool:
+        """Whether the teacher flips the channel order (``to_rgb``)."""
+        return self.normaliser.flip_channels
+
+    @property
     def levels(self) -> List[int]:
         """The chosen stages (indices of the backbone's out_indices)."""
         return list(self._levels)
@@ -596,12 +445,3 @@ class FrozenTeacher(nn.Module):
                 f'num_segments={self._num_segments}, '
                 f'with_head={self.with_head}')
 
-
-def _as_index_list(levels) -> List[int]:
-    if isinstance(levels, int):
-        return [levels]
-    try:
-        return [int(i) for i in levels]
-    except (TypeError, ValueError) as err:
-        raise ValueError(
-            f'levels must be "Lk" or stage indices, got {levels!r}') from err
