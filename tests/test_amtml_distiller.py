@@ -12,9 +12,10 @@ from mmengine.registry import MODELS, DefaultScope
 from mmpretrain.structures import DataSample
 
 from conftest import REPO
+from mlfd_mm.apis.export import export_student
+from mlfd_mm.config import auto_checkpoint
 from mlfd_mm.models.distillers import AMTMLDistiller
 from mlfd_mm.models.losses import KDLoss, RKDLoss
-from test_export_student import _export_module
 from test_mlfd_distiller import (MEAN, STD, _randomise_bn, make_image_folder,
                                  tiny_resnet, tiny_resnet_cifar)
 
@@ -34,6 +35,12 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def _in_repo(path):
+    """A config's path, relative to the repository root or absolute (with
+    '..' from the config's own directory), as one absolute path."""
+    return osp.normpath(osp.join(REPO, path))
 
 
 def save_teacher(root, name, cfg, seed):
@@ -112,7 +119,7 @@ def test_weights_sum_to_one_per_instance_and_follow_the_input(teachers):
     assert (mu - mu.mean(0)).abs().max() > 1e-3
 
     # mu = softmax_k((beta * theta_k) @ W), beta the max-pooled deepest map
-    deepest = distiller._tap.features[3]
+    deepest = distiller.student_side.features[3]
     beta = deepest.amax(dim=(2, 3))
     alpha = torch.stack([(beta * theta) @ distiller.latent_weight[:, 0]
                          for theta in distiller.teacher_latents], dim=1)
@@ -144,8 +151,8 @@ def test_loss_terms_match_their_definitions(teachers, batch):
         'loss_ce', 'loss_hint_cifar_s0', 'loss_hint_narrow_s3',
         'loss_hint_wide_s2', 'loss_kd', 'loss_latent_l2', 'loss_rkd',
         'mu_cifar', 'mu_narrow', 'mu_wide']
-    logits = distiller._tap.logits
-    feats = dict(distiller._tap.features)
+    logits = distiller.student_side.logits
+    feats = dict(distiller.student_side.features)
     mu = distiller.teacher_weights(feats[3], 4)
     for k, name in enumerate(['cifar', 'wide', 'narrow']):
         assert losses[f'mu_{name}'].item() == pytest.approx(
@@ -237,7 +244,7 @@ def test_equal_weights_variant(teachers, batch):
     assert 'loss_latent_l2' not in losses
     for name in ('cifar', 'wide', 'narrow'):
         assert losses[f'mu_{name}'].item() == pytest.approx(1 / 3)
-    logits = distiller._tap.logits
+    logits = distiller.student_side.logits
     target = torch.stack([
         F.softmax(stock_teacher_logits(spec, inputs) / 5.0, dim=-1)
         for spec in teachers]).mean(0)
@@ -354,7 +361,7 @@ def test_student_is_stock_and_exports(teachers, batch, tmp_path):
     torch.save({'state_dict': distiller.state_dict(), 'meta': {}},
                checkpoint)
 
-    ckpt_path, cfg_path = _export_module().export_student(
+    ckpt_path, cfg_path = export_student(
         config_path, checkpoint, str(tmp_path / 'export'))
     assert 'mlfd_mm' not in open(cfg_path).read()
     exported = Config.fromfile(cfg_path)
@@ -427,7 +434,8 @@ def test_runner_trains_weights_and_logs_them(teachers, tmp_path):
 def test_fashion_teacher_configs(stem, backbone):
     cfg = Config.fromfile(osp.join(REPO, 'configs/teachers', f'{stem}.py'))
     assert cfg.model.backbone.type == backbone
-    assert cfg.train_dataloader.dataset.data_root == 'data/offline/fashion'
+    assert _in_repo(cfg.train_dataloader.dataset.data_root) == \
+        _in_repo('data/offline/fashion')
     assert cfg.default_scope == 'mmpretrain'
     assert cfg.data_preprocessor.mean == [72.76] * 3
     model_cfg = cfg.model.to_dict()
@@ -462,7 +470,10 @@ def test_fashion_amtml_configs(stem, adaptive, num_hints, monkeypatch):
     cfg, distiller = _build_from_config(stem, monkeypatch)
     assert isinstance(distiller, AMTMLDistiller)
     assert distiller.teacher_names == ['resnet18', 'tinynet', 'seresnext']
-    assert [spec.checkpoint for spec in cfg.model.teachers] == [
+    # checkpoint='auto': each teacher's tools/train.py run
+    assert [auto_checkpoint(spec.config, f'teachers/{spec.name}')
+            for spec in cfg.model.teachers
+            if spec.checkpoint == 'auto'] == [
         f'work_dirs/offline_fashion_{n}/best.pth'
         for n in distiller.teacher_names]
     assert (distiller.teacher_latents is not None) == adaptive
@@ -525,8 +536,8 @@ def test_fashion_mlfd_comparison_configs(monkeypatch):
     for spec in joint['teachers']:
         spec['checkpoint'] = None
     cfg = Config.fromfile('configs/amtml/mlfd_fashion_tinynet.py')
-    assert cfg.model.teacher.config == \
-        'configs/amtml/joint_fashion_same_dataset.py'
+    assert _in_repo(cfg.model.teacher.config) == \
+        _in_repo('configs/amtml/joint_fashion_same_dataset.py')
     model_cfg = cfg.model.to_dict()
     model_cfg['teacher'] = dict(config=joint, checkpoint=None)
     model_cfg['data_preprocessor'] = cfg.data_preprocessor.to_dict()
@@ -553,7 +564,8 @@ def test_pipeline_config_wiring(monkeypatch):
                                   config=f'/runs/{n}/config.py')
             for n in pipe.teachers}
     extra = Config.fromfile('configs/pipelines/amtml_fashion_extra.py')
-    assert extra.stages_of == 'configs/pipelines/amtml_fashion.py'
+    assert _in_repo(extra.stages_of) == \
+        _in_repo('configs/pipelines/amtml_fashion.py')
     assert {key for _, key in extra.table} <= {
         f'teachers/{n}' for n in extra.teachers} | {
             f'students/{n}' for n in extra.students}

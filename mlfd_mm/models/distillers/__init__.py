@@ -1,6 +1,15 @@
-"""Distillers (registered in mmengine's root MODELS) and their hooks."""
-from .amtml_distiller import AMTMLDistiller
-from .mlfd_distiller import MLFDDistiller
+"""Distillers (registered in mmengine's root MODELS), their student side
+and their hooks."""
+from .amtml import AMTMLDistiller
+from .base import BaseDistiller, check_loss_weights
+from .mlfd import MLFDDistiller
+from .student import (DistilledStudent, raw_data_preprocessor,
+                      resolve_student_config, student_data_preprocessor)
 from .teacher_accuracy_hook import JointTeacherAccuracyHook
 
-__all__ = ['AMTMLDistiller', 'JointTeacherAccuracyHook', 'MLFDDistiller']
+__all__ = [
+    'AMTMLDistiller', 'BaseDistiller', 'DistilledStudent',
+    'JointTeacherAccuracyHook', 'MLFDDistiller', 'check_loss_weights',
+    'raw_data_preprocessor', 'resolve_student_config',
+    'student_data_preprocessor'
+]

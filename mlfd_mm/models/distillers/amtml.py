@@ -1,0 +1,438 @@
+"""AMTMLDistiller: adaptive multi-teacher multi-level knowledge distillation
+(Liu, Zhang and Wang, Neurocomputing 2020).
+
+Several frozen teachers on one label space teach a student through (i) an
+integrated soft target in which each teacher's weight is decided per
+instance, and (ii) intermediate hints, each teacher supervising its own
+student stage (multi-group hints).
+"""
+import math
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.registry import MODELS
+
+from ...config import as_dict
+from ..connectors import build_connectors
+from ..losses import FeatureMSELoss, RKDLoss
+from ..teachers import FrozenTeacher
+from .base import BaseDistiller
+
+# Released defaults, with alpha = 0.7: kd = 2 * alpha, ce = 1 - alpha, the
+# two RKD terms added with weight 1, an L2 penalty of 0.1 on W and the
+# theta_k. The hint weight is shared by the hints, as MLFDDistiller's
+# feature weight is shared by its pairs.
+DEFAULT_LOSS_WEIGHTS = dict(kd=1.4, ce=0.3, rkd=1.0, hint=1.0, latent_l2=0.1)
+
+_TEACHER_KEYS = ('name', 'config', 'checkpoint')
+_HINT_KEYS = ('teacher_stage', 'student_stage')
+
+
+@MODELS.register_module()
+class AMTMLDistiller(BaseDistiller):
+    """Adaptive multi-teacher multi-level knowledge distillation.
+
+    **Integrated soft target.** Each teacher k has a learnable latent vector
+    ``theta_k`` (``teacher_latents[k]``, dimension d) and all share
+    ``W`` (``latent_weight``, d x 1). For an instance, ``beta`` is the
+    student's deepest feature map, max-pooled over space (and segments),
+    projected to d by a linear map when its width is not d; then
+    ``alpha_k = (beta * theta_k) @ W``, ``mu = softmax_k(alpha)`` and the
+    target is ``sum_k mu_k softmax(z_k / T)`` with ``z_k`` the logits of
+    teacher k. The target keeps its graph: the distillation loss trains
+    ``theta``, ``W`` (and, through ``beta``, the student) to choose the
+    weights, as in the authors' code. With ``adaptive=False`` the weights are
+    uniform (vanilla multi-teacher KD) and there are no ``theta``, ``W``.
+
+    **Losses**, each logged under its own name:
+
+    - ``loss_kd = kd * T^2 * KL(target || softmax(student / T))`` (batch
+      mean), the value of :class:`KDLoss` with ``target_probs``; computed
+      here with ``F.kl_div`` because :class:`KDLoss` detaches its target,
+      and this target must pass gradients to the teacher weights;
+    - ``loss_ce = ce *`` the student head's own loss;
+    - ``loss_rkd = rkd *`` :class:`RKDLoss` (distance + angle) between the
+      student's logits and the integrated target (a fixed target there);
+    - ``loss_hint_<teacher>_s<stage>``: ``hint / number of hints *`` MSE
+      between a FitNet connector (1x1 conv on the L2-normalised student map,
+      :class:`FeatureConnector`) of student stage ``g(j)`` and teacher j's
+      map at its hint stage;
+    - ``loss_latent_l2 = latent_l2 * (||W||^2 + sum_k ||theta_k||^2)``.
+
+    The defaults are the authors' released ones (alpha = 0.7: kd = 2 alpha,
+    ce = 1 - alpha; T = 5; L2 weight 0.1). The mean weight of each teacher
+    over the batch is logged as ``mu_<teacher>`` (not a loss), and
+    ``tensor`` mode returns the per-instance weights.
+
+    **Label spaces.** Soft targets (``kd``, ``rkd``) mix the teachers'
+    class distributions, which is only defined when every teacher and the
+    student have the same classes. A config that asks for soft targets with
+    teachers of different class counts is an error; set ``kd=0`` and
+    ``rkd=0`` to distil through hints only, which works across label spaces
+    (the teachers are then built without their heads). Equal class counts
+    are taken to mean the same classes in the same order: that is not
+    checked.
+
+    The student side (stock student, its stage features recorded by hooks,
+    its data preprocessor, raw pixels for the teachers, ``predict``) is
+    :class:`BaseDistiller`'s; the teachers are several
+    :class:`FrozenTeacher`.
+
+    Modes: ``loss``; ``predict`` returns the student's stock data samples;
+    ``tensor`` returns ``dict(logits=(N, num_classes), teacher_weights=(N,
+    num_teachers) or None)``, the weights being ``mu`` (uniform when not
+    adaptive, None without soft targets).
+
+    Args:
+        student (dict | str): The student: a stock mmpretrain ImageClassifier
+            or mmaction2 recognizer config, or a config file whose ``model``
+            it is (see :func:`resolve_student_config`); trained afresh.
+        teachers (Sequence[dict]): ``dict(name=..., config=...,
+            checkpoint=...)`` per teacher: a stage-1 config (file or dict)
+            and its checkpoint, loaded by :class:`FrozenTeacher`. Names must
+            be unique; they key ``hints`` and the logs.
+        hints (dict): The multi-group hint map: ``{teacher name:
+            dict(teacher_stage=j, student_stage=s)}``; the stage indices
+            number the backbones' stages (``out_indices``). Teachers absent
+            from it give soft targets only. Defaults to no hints.
+        adaptive (bool): Learn per-instance teacher weights; False gives
+            equal weights. Defaults to True.
+        latent_dim (int, optional): d, the width of ``theta_k`` and ``W``.
+            Defaults to the channels of the student's deepest stage (no
+            projection of ``beta``).
+        loss_weights (dict): Weights of ``kd``, ``ce``, ``rkd``, ``hint``
+            and ``latent_l2``. Defaults to ``DEFAULT_LOSS_WEIGHTS``.
+        temperature (float): T of the soft targets. Defaults to 5.0.
+        rkd (dict, optional): Arguments of :class:`RKDLoss`. Defaults to
+            ``dict(distance_weight=1., angle_weight=1.)`` (the authors' code
+            adds the two terms unweighted).
+        connector (dict, optional): Arguments of every hint
+            :class:`FeatureConnector`. Defaults to ``dict(always_project=True,
+            l2_normalize=True)``.
+        data_preprocessor (dict, optional): See :class:`BaseDistiller`.
+        init_cfg (dict, optional): Never reaches the teachers.
+    """
+
+    frozen_children = ('teachers', )
+    default_loss_weights = DEFAULT_LOSS_WEIGHTS
+
+    def __init__(self,
+                 student: Union[dict, str],
+                 teachers: Sequence[dict],
+                 hints: Optional[dict] = None,
+                 adaptive: bool = True,
+                 latent_dim: Optional[int] = None,
+                 loss_weights: Optional[dict] = None,
+                 temperature: float = 5.0,
+                 rkd: Optional[dict] = None,
+                 connector: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(student, loss_weights=loss_weights,
+                         data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        if temperature <= 0:
+            raise ValueError(
+                f'AMTMLDistiller: temperature must be > 0, got {temperature}')
+        self.temperature = float(temperature)
+        self.adaptive = bool(adaptive)
+        self.use_soft_targets = (self.loss_weights['kd'] > 0
+                                 or self.loss_weights['rkd'] > 0)
+
+        specs = self._check_teacher_specs(teachers)
+        self.teacher_names = [spec['name'] for spec in specs]
+        hint_map = self._check_hints(hints)
+        self.teachers = self._build_teachers(specs, hint_map)
+        self._check_label_spaces()
+
+        # The teachers' random draws come before the student's: a seed's
+        # initial student weights depend on this order.
+        self._build_student(
+            lambda stages: self._requested_stages(hint_map, stages))
+        self.beta_stage = self.student_side.stages[-1]
+        stage_channels = self.student_side.stage_channels
+        self._check_student_classes()
+
+        # (teacher index, position in its features, student stage)
+        self.hints: List[Tuple[int, int, int]] = []
+        for name, spec in hint_map.items():
+            k = self.teacher_names.index(name)
+            position = self.teachers[k].levels.index(spec['teacher_stage'])
+            self.hints.append((k, position, spec['student_stage']))
+        self.feature_loss = FeatureMSELoss()
+        if self.loss_weights['hint'] > 0 and self.hints:
+            connector_cfg = dict(always_project=True, l2_normalize=True)
+            connector_cfg.update(connector or {})
+            self.connectors = build_connectors(
+                [(stage_channels[s], self.teachers[k].out_channels[p])
+                 for k, p, s in self.hints], **connector_cfg)
+        else:
+            # Unused parameters would stall DDP.
+            self.connectors = nn.ModuleList()
+
+        self.rkd_loss = RKDLoss(**(rkd or dict(distance_weight=1.,
+                                               angle_weight=1.)))
+        self._build_teacher_weighting(stage_channels[self.beta_stage],
+                                      latent_dim)
+
+    # ------------------------------------------------------------------
+    # construction
+    # ------------------------------------------------------------------
+    @staticmethod
+    def _check_teacher_specs(teachers) -> List[dict]:
+        if isinstance(teachers, dict) or not teachers:
+            raise ValueError(
+                'AMTMLDistiller: teachers must be a non-empty list of '
+                'dict(name=..., config=..., checkpoint=...)')
+        specs = []
+        for i, spec in enumerate(teachers):
+            spec = as_dict(spec) if isinstance(spec, dict) else spec
+            if not isinstance(spec, dict) or 'config' not in spec or \
+                    set(spec) - set(_TEACHER_KEYS):
+                raise ValueError(
+                    f'teachers[{i}] must be dict(name=..., config=..., '
+                    f'checkpoint=...), got {spec!r}')
+            if not spec.get('name'):
+                raise ValueError(
+                    f'teachers[{i}] has no `name`: AMTMLDistiller names its '
+                    'teachers in `hints` and in the logs')
+            specs.append(spec)
+        names = [spec['name'] for spec in specs]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(
+                f'teachers: names must be unique, {repeated} repeat')
+        return specs
+
+    def _check_hints(self, hints: Optional[dict]) -> Dict[str, dict]:
+        """``{teacher name: dict(teacher_stage, student_stage)}``, in the
+        order of ``teachers``."""
+        if hints and not isinstance(hints, dict):
+            raise TypeError(
+                'hints must be a dict {teacher name: dict(teacher_stage=..., '
+                f'student_stage=...)}}, got {type(hints).__name__}')
+        hints = as_dict(hints) if hints else {}
+        for name, spec in hints.items():
+            if name not in self.teacher_names:
+                raise ValueError(
+                    f'hints: teacher {name!r} does not exist; the teachers '
+                    f'are {self.teacher_names}')
+            if not isinstance(spec, dict) or set(spec) != set(_HINT_KEYS) \
+                    or not all(isinstance(spec[k], int)
+                               and not isinstance(spec[k], bool)
+                               for k in _HINT_KEYS):
+                raise ValueError(
+                    f'hints[{name!r}] must be dict(teacher_stage=<int>, '
+                    f'student_stage=<int>), got {spec!r}')
+        return {name: hints[name] for name in self.teacher_names
+                if name in hints}
+
+    def _build_teachers(self, specs: List[dict],
+                        hint_map: Dict[str, dict]) -> nn.ModuleList:
+        teachers = []
+        for spec in specs:
+            name = spec['name']
+            if name not in hint_map and not self.use_soft_targets:
+                raise ValueError(
+                    f'teacher {name!r} has no hint and soft targets are off '
+                    '(kd = rkd = 0): it would teach nothing')
+            # A teacher without a hint still needs some level; its deepest
+            # one is never used.
+            levels = (hint_map[name]['teacher_stage'], ) \
+                if name in hint_map else 'L1'
+            try:
+                teacher = FrozenTeacher(
+                    spec['config'], spec.get('checkpoint'), name=name,
+                    levels=levels, with_head=self.use_soft_targets)
+            except ValueError as err:
+                if name in hint_map and 'unknown level' in str(err):
+                    raise ValueError(
+                        f'hints[{name!r}]: teacher stage '
+                        f'{hint_map[name]["teacher_stage"]} does not exist: '
+                        f'{err}') from err
+                raise
+            teachers.append(teacher)
+        return nn.ModuleList(teachers)
+
+    def _check_label_spaces(self):
+        if not self.use_soft_targets:
+            return
+        counts = {t.name: t.num_classes for t in self.teachers}
+        if len(set(counts.values())) > 1:
+            raise ValueError(
+                'soft targets (loss_weights kd='
+                f'{self.loss_weights["kd"]}, rkd={self.loss_weights["rkd"]}) '
+                'mix the teachers\' class distributions, which is undefined '
+                f'when their label spaces differ: class counts {counts}. Set '
+                'loss_weights kd=0 and rkd=0 to distil through hints only.')
+
+    def _check_student_classes(self):
+        if not self.use_soft_targets:
+            return
+        student_classes = self.student_side.num_classes
+        teacher_classes = self.teachers[0].num_classes
+        if student_classes is not None and teacher_classes is not None and \
+                student_classes != int(teacher_classes):
+            raise ValueError(
+                f'the student head has {student_classes} classes but the '
+                f'teachers have {teacher_classes}: soft targets need one '
+                'label space')
+
+    @staticmethod
+    def _requested_stages(hint_map: Dict[str, dict],
+                          stages: Optional[List[int]]) -> List[int]:
+        """Student stages to record: the hinted ones and the deepest (beta),
+        given the student backbone's ``stages``."""
+        if stages is None:
+            raise ValueError(
+                'AMTMLDistiller needs to know the student backbone\'s stages '
+                '(its deepest one gives the teacher weights)')
+        for name, spec in hint_map.items():
+            if spec['student_stage'] not in stages:
+                raise ValueError(
+                    f'hints[{name!r}]: student stage {spec["student_stage"]} '
+                    f'does not exist; the student backbone has stages '
+                    f'{stages}')
+        return sorted({spec['student_stage'] for spec in hint_map.values()}
+                      | {stages[-1]})
+
+    def _build_teacher_weighting(self, beta_channels: int,
+                                 latent_dim: Optional[int]):
+        """theta (``teacher_latents``), W (``latent_weight``) and, when d is
+        not the student's width, the projection of beta."""
+        self.teacher_latents = None
+        self.latent_weight = None
+        self.beta_projection = None
+        if not (self.adaptive and self.use_soft_targets):
+            return
+        dim = int(latent_dim or beta_channels)
+        if dim != beta_channels:
+            self.beta_projection = nn.Linear(beta_channels, dim, bias=False)
+        # theta ~ N(0, 1) as released; W ~ N(0, 1/d) rather than N(0, 1),
+        # so that alpha does not grow with d and the softmax over teachers
+        # is not saturated (one-hot, no gradient) from the first step.
+        self.teacher_latents = nn.Parameter(
+            torch.randn(len(self.teachers), dim))
+        self.latent_weight = nn.Parameter(
+            torch.randn(dim, 1) / math.sqrt(dim))
+
+    # ------------------------------------------------------------------
+    # forward
+    # ------------------------------------------------------------------
+    def teacher_weights(self, student_feature: torch.Tensor,
+                        num_samples: int) -> torch.Tensor:
+        """Per-instance teacher weights mu.
+
+        Args:
+            student_feature (Tensor): The student's deepest map,
+                (N*S, C, H, W).
+            num_samples (int): N (S segments per sample for video).
+
+        Returns:
+            Tensor: (N, num_teachers), rows summing to 1.
+        """
+        num_teachers = len(self.teachers)
+        if self.teacher_latents is None:
+            return student_feature.new_full((num_samples, num_teachers),
+                                            1. / num_teachers)
+        beta = student_feature.amax(dim=(-2, -1))
+        beta = beta.view(num_samples, -1, beta.size(-1)).amax(dim=1)
+        if self.beta_projection is not None:
+            beta = self.beta_projection(beta)
+        scores = (beta.unsqueeze(1) * self.teacher_latents) @ \
+            self.latent_weight
+        return scores.squeeze(-1).softmax(dim=-1)
+
+    def _forward(self, inputs: torch.Tensor,
+                 data_samples: Optional[list] = None) -> dict:
+        """``dict(logits, teacher_weights)``: the student's logits (N,
+        num_classes) and the teachers' per-instance weights (N,
+        num_teachers), or None without soft targets."""
+        logits = self.student_side.forward_tensor(self.student_inputs(inputs))
+        weights = None
+        if self.use_soft_targets:
+            weights = self.teacher_weights(
+                self.student_side.features[self.beta_stage], logits.size(0))
+        return dict(logits=logits, teacher_weights=weights)
+
+    def _teacher_outputs(self, inputs: torch.Tensor):
+        """Per teacher: (features at its hint stage or deepest level, logits
+        or None)."""
+        outputs = []
+        with torch.no_grad():
+            for teacher in self.teachers:
+                if self.use_soft_targets:
+                    outputs.append(teacher.forward_with_logits(inputs))
+                else:
+                    outputs.append((teacher(inputs), None))
+        return outputs
+
+    def integrated_target(self, teacher_logits: List[torch.Tensor],
+                          weights: torch.Tensor) -> torch.Tensor:
+        """``sum_k mu_k softmax(z_k / T)``: (N, num_classes)."""
+        probs = torch.stack(
+            [F.softmax(z.float() / self.temperature, dim=-1)
+             for z in teacher_logits], dim=1)
+        return (weights.unsqueeze(-1) * probs).sum(dim=1)
+
+    def loss(self, inputs: torch.Tensor,
+             data_samples: list) -> Dict[str, torch.Tensor]:
+        """Student losses.
+
+        Args:
+            inputs (Tensor): Raw pixels, (N, 3, H, W) or clips.
+            data_samples (list): The data samples, with labels.
+
+        Returns:
+            dict: ``loss_ce`` (and any non-loss entry of the student head),
+            ``loss_kd``, ``loss_rkd``, ``loss_hint_<teacher>_s<stage>``,
+            ``loss_latent_l2``, and ``mu_<teacher>`` (mean weight, logged).
+        """
+        weights = self.loss_weights
+        student_losses, logits, feats = self.student_side.run(
+            self.student_inputs(inputs), data_samples)
+        losses = self._ce_losses(student_losses)
+
+        use_hints = weights['hint'] > 0 and bool(self.hints)
+        if not self.use_soft_targets and not use_hints:
+            return losses
+        teacher_out = self._teacher_outputs(inputs)
+
+        if self.use_soft_targets:
+            mu = self.teacher_weights(feats[self.beta_stage], logits.size(0))
+            target = self.integrated_target(
+                [z for _, z in teacher_out], mu).to(logits.dtype)
+            if weights['kd'] > 0:
+                # KDLoss would detach the target; mu must learn from it.
+                log_student = F.log_softmax(logits / self.temperature, -1)
+                losses['loss_kd'] = weights['kd'] * self.temperature**2 * \
+                    F.kl_div(log_student, target, reduction='batchmean')
+            if weights['rkd'] > 0:
+                losses['loss_rkd'] = weights['rkd'] * self.rkd_loss(
+                    logits, target)
+            if self.teacher_latents is not None and weights['latent_l2'] > 0:
+                losses['loss_latent_l2'] = weights['latent_l2'] * (
+                    self.latent_weight.pow(2).sum() +
+                    self.teacher_latents.pow(2).sum())
+            for k, name in enumerate(self.teacher_names):
+                losses[f'mu_{name}'] = mu[:, k].mean().detach()
+
+        if use_hints:
+            per_hint = weights['hint'] / len(self.hints)
+            for (k, position, stage), connector in zip(self.hints,
+                                                       self.connectors):
+                target_map = teacher_out[k][0][position]
+                student_map = feats[stage]
+                if student_map.size(0) != target_map.size(0):
+                    raise ValueError(
+                        f'student stage {stage} gives {student_map.size(0)} '
+                        f'maps per batch but teacher '
+                        f'{self.teacher_names[k]!r} gives '
+                        f'{target_map.size(0)}: student and teachers must '
+                        'use the same number of segments per clip')
+                mapped = connector(student_map, target_map.shape[-2:])
+                losses[f'loss_hint_{self.teacher_names[k]}_s{stage}'] = \
+                    per_hint * self.feature_loss(mapped, target_map)
+        return losses
