@@ -1,32 +1,28 @@
 """MultiDatasetWrapper: several datasets with distinct label spaces."""
 import bisect
 import copy
-import os.path as osp
 from typing import List, Optional, Sequence, Tuple, Union
 
-from mmengine.config import Config
 from mmengine.dataset import force_full_init
 from mmengine.registry import DATASETS
+
+from ..config import as_dict, load_config_file
 
 
 def resolve_dataset_config(entry: dict) -> dict:
     """A dataset config, or the dataset of ``entry['config']``'s split."""
-    entry = copy.deepcopy(dict(entry))
+    entry = as_dict(entry)
     if 'config' not in entry:
         return entry
     path = entry.pop('config')
     split = entry.pop('split', 'train')
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'MultiDatasetWrapper: dataset config file does not exist: '
-            f'{path!r}')
-    cfg = Config.fromfile(path)
+    cfg = load_config_file(path, 'MultiDatasetWrapper dataset')
     loader = cfg.get(f'{split}_dataloader')
     if not loader or 'dataset' not in loader:
         raise KeyError(
             f'MultiDatasetWrapper: {path!r} has no {split}_dataloader.dataset '
             "(split must be 'train', 'val' or 'test')")
-    dataset = copy.deepcopy(loader['dataset'].to_dict())
+    dataset = as_dict(loader['dataset'])
     dataset.setdefault('_scope_', cfg.get('default_scope', 'mmpretrain'))
     dataset.update(entry)
     return dataset
@@ -49,7 +45,7 @@ class MultiDatasetWrapper:
             dataset of another library its scope, e.g.
             ``dict(type='VideoDataset', _scope_='mmaction', ...)``, so that its
             pipeline's transforms are found too. An entry
-            ``dict(config='configs/teachers/x.py', split='train', **overrides)``
+            ``dict(config='teachers/x.py', split='train', **overrides)``
             takes the dataset of that config's ``<split>_dataloader`` (with
             the config's ``default_scope``), so a joint config reuses each
             teacher's own dataset definition; other keys override the

@@ -1,18 +1,19 @@
 """JointTeacher: frozen teachers fused, with one head per dataset."""
 import copy
-from typing import Dict, List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModel
 from mmengine.registry import MODELS
 
 from ..cache import CachedTeacherFeatures
-from .teachers import LevelSpec
+from .backbone_stages import LevelSpec
+from .frozen import detached_children
+from .multi_dataset_classifier import MultiDatasetClassifier
 
 
 @MODELS.register_module()
-class JointTeacher(BaseModel):
+class JointTeacher(MultiDatasetClassifier):
     """The joint teacher of MLFD (stage 2).
 
     m frozen teachers (:class:`FrozenTeacher`) give features at k levels;
@@ -66,9 +67,6 @@ class JointTeacher(BaseModel):
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[dict] = None,
                  feature_cache: Optional[dict] = None):
-        if data_preprocessor is None:
-            data_preprocessor = dict(
-                type='ClsDataPreprocessor', _scope_='mmpretrain')
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self._check_preprocessor()
@@ -195,11 +193,8 @@ class JointTeacher(BaseModel):
         mmengine applies an ``init_cfg`` to every submodule, so the teachers
         are taken out of the module tree while it runs.
         """
-        teachers = self._modules.pop('teachers')
-        try:
+        with detached_children(self, ['teachers']):
             super().init_weights()
-        finally:
-            self._modules['teachers'] = teachers
 
     # ------------------------------------------------------------------
     # features
@@ -241,89 +236,3 @@ class JointTeacher(BaseModel):
         per_level = [[feats[level] for feats in per_teacher]
                      for level in range(self.num_levels)]
         return tuple(self.neck(per_level))
-
-    # ------------------------------------------------------------------
-    # samples -> datasets
-    # ------------------------------------------------------------------
-    def dataset_indices(self, data_samples: Sequence) -> torch.Tensor:
-        """(B, ) dataset index of each sample, from its metainfo."""
-        if data_samples is None:
-            raise ValueError(
-                'JointTeacher needs data samples carrying dataset_idx / '
-                'dataset_name (wrap the datasets in MultiDatasetWrapper)')
-        indices = []
-        for sample in data_samples:
-            meta = sample.metainfo
-            name = meta.get('dataset_name')
-            if name in self.dataset_names:
-                indices.append(self.dataset_names.index(name))
-                continue
-            idx = meta.get('dataset_idx')
-            if idx is None:
-                raise ValueError(
-                    'a data sample has no dataset_idx / dataset_name in its '
-                    'metainfo: wrap the datasets in MultiDatasetWrapper')
-            if not 0 <= int(idx) < len(self.dataset_names):
-                raise ValueError(
-                    f'dataset_idx {int(idx)} (dataset_name {name!r}) is not '
-                    f'one of the joint teacher\'s datasets '
-                    f'{self.dataset_names}')
-            indices.append(int(idx))
-        return torch.tensor(indices, dtype=torch.long)
-
-    @staticmethod
-    def _labels(data_samples: Sequence) -> torch.Tensor:
-        labels = []
-        for sample in data_samples:
-            label = sample.gt_label
-            labels.append(int(label.reshape(-1)[0]) if isinstance(
-                label, torch.Tensor) else int(label))
-        return torch.tensor(labels, dtype=torch.long)
-
-    # ------------------------------------------------------------------
-    # modes
-    # ------------------------------------------------------------------
-    def forward(self,
-                inputs: torch.Tensor,
-                data_samples: Optional[list] = None,
-                mode: str = 'tensor'):
-        """``mode``: ``'loss'`` (dict of losses), ``'predict'`` (data
-        samples with scores of their own head) or ``'tensor'``
-        (``dict(features=joint maps per level, logits=per-head logits)``)."""
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            feats = self.extract_feat(inputs, data_samples)
-            return dict(features=feats, logits=self.head(feats))
-        raise RuntimeError(f'Invalid mode "{mode}": loss, predict or tensor')
-
-    def loss(self, inputs: torch.Tensor,
-             data_samples: Sequence) -> Dict[str, torch.Tensor]:
-        """Each sample's cross-entropy on its own dataset's head.
-
-        Returns:
-            dict: ``loss_<dataset>`` for every dataset (see
-            :meth:`MultiDatasetClsHead.loss_by_dataset`).
-        """
-        dataset_idx = self.dataset_indices(data_samples)
-        labels = self._labels(data_samples)
-        feats = self.extract_feat(inputs, data_samples)
-        device = feats[-1].device
-        return self.head.loss(feats, labels.to(device),
-                              dataset_idx.to(device))
-
-    def predict(self, inputs: torch.Tensor, data_samples: Sequence) -> list:
-        """Set ``pred_score`` / ``pred_label`` of each sample's own head and
-        its ``dataset_name`` / ``dataset_idx``; return the samples."""
-        dataset_idx = self.dataset_indices(data_samples)
-        feats = self.extract_feat(inputs, data_samples)
-        scores = self.head.predict_scores(feats, dataset_idx)
-        for sample, idx, score in zip(data_samples, dataset_idx.tolist(),
-                                      scores):
-            sample.set_pred_score(score)
-            sample.set_pred_label(score.argmax(dim=-1, keepdim=True))
-            sample.set_metainfo(
-                dict(dataset_idx=idx, dataset_name=self.dataset_names[idx]))
-        return list(data_samples)

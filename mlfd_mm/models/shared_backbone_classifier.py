@@ -1,17 +1,16 @@
 """SharedBackboneClassifier: one network trained on all datasets at once."""
 import copy
-from typing import Dict, List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
-from mmengine.model import BaseModel
 from mmengine.registry import MODELS
 
-from .joint_teacher import JointTeacher
+from .multi_dataset_classifier import MultiDatasetClassifier
 
 
 @MODELS.register_module()
-class SharedBackboneClassifier(BaseModel):
+class SharedBackboneClassifier(MultiDatasetClassifier):
     """The "jointly trained on all datasets" baseline of MLFD.
 
     One backbone of a teacher's architecture, trained from scratch and
@@ -41,11 +40,6 @@ class SharedBackboneClassifier(BaseModel):
         init_cfg (dict, optional): Initialisation config.
     """
 
-    # A sample's dataset and label are read as in JointTeacher: these only
-    # need ``self.dataset_names``.
-    dataset_indices = JointTeacher.dataset_indices
-    _labels = staticmethod(JointTeacher._labels)
-
     def __init__(self,
                  backbone: dict,
                  dataset_names: Sequence[str],
@@ -54,9 +48,6 @@ class SharedBackboneClassifier(BaseModel):
                  head: dict = dict(type='MultiDatasetClsHead'),
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[dict] = None):
-        if data_preprocessor is None:
-            data_preprocessor = dict(
-                type='ClsDataPreprocessor', _scope_='mmpretrain')
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if isinstance(num_classes, int) or isinstance(dataset_names, str):
@@ -103,11 +94,15 @@ class SharedBackboneClassifier(BaseModel):
             self.train(was_training)
         return int(feats[-1].shape[1])
 
-    def extract_feat(self, inputs: torch.Tensor) -> tuple:
+    def extract_feat(self,
+                     inputs: torch.Tensor,
+                     data_samples: Optional[list] = None) -> tuple:
         """Backbone (and neck) features.
 
         Args:
             inputs (Tensor): Normalised images, (N, 3, H, W).
+            data_samples (list, optional): Unused; the signature of
+                :meth:`MultiDatasetClassifier.extract_feat`.
 
         Returns:
             tuple[Tensor]: The backbone's outputs, shallow to deep, each
@@ -121,49 +116,3 @@ class SharedBackboneClassifier(BaseModel):
             if isinstance(feats, torch.Tensor):
                 feats = (feats, )
         return tuple(f[..., None, None] if f.dim() == 2 else f for f in feats)
-
-    def forward(self,
-                inputs: torch.Tensor,
-                data_samples: Optional[list] = None,
-                mode: str = 'tensor'):
-        """``mode``: ``'loss'`` (dict of losses), ``'predict'`` (data
-        samples with scores of their own head) or ``'tensor'``
-        (``dict(features=feature maps, logits=per-head logits)``, the
-        logits one (N, num_classes[i]) tensor per dataset)."""
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            feats = self.extract_feat(inputs)
-            return dict(features=feats, logits=self.head(feats))
-        raise RuntimeError(f'Invalid mode "{mode}": loss, predict or tensor')
-
-    def loss(self, inputs: torch.Tensor,
-             data_samples: Sequence) -> Dict[str, torch.Tensor]:
-        """Each sample's cross-entropy on its own dataset's head.
-
-        Returns:
-            dict: ``loss_<dataset>`` for every dataset (see
-            :meth:`MultiDatasetClsHead.loss_by_dataset`).
-        """
-        dataset_idx = self.dataset_indices(data_samples)
-        labels = self._labels(data_samples)
-        feats = self.extract_feat(inputs)
-        device = feats[-1].device
-        return self.head.loss(feats, labels.to(device),
-                              dataset_idx.to(device))
-
-    def predict(self, inputs: torch.Tensor, data_samples: Sequence) -> list:
-        """Set ``pred_score`` / ``pred_label`` of each sample's own head and
-        its ``dataset_name`` / ``dataset_idx``; return the samples."""
-        dataset_idx = self.dataset_indices(data_samples)
-        scores = self.head.predict_scores(
-            self.extract_feat(inputs), dataset_idx)
-        for sample, idx, score in zip(data_samples, dataset_idx.tolist(),
-                                      scores):
-            sample.set_pred_score(score)
-            sample.set_pred_label(score.argmax(dim=-1, keepdim=True))
-            sample.set_metainfo(
-                dict(dataset_idx=idx, dataset_name=self.dataset_names[idx]))
-        return list(data_samples)
