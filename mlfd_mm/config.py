@@ -132,3 +132,181 @@ def resolve_model_config(ref: ConfigRef,
     if not model.get('_scope_') and whole.get('default_scope'):
         model['_scope_'] = whole.default_scope
     return model, model_scope(model, default_scope)
+
+
+# ---------------------------------------------------------------------------
+# Joint configs: teachers named once, checkpoints found by layout
+# ---------------------------------------------------------------------------
+# A teacher entry's ``checkpoint='auto'`` is the best checkpoint of the run
+# that trained it. With ``pipeline_dir`` (one seed of a tools/run_pipeline.py
+# run, ``<work_dir>/seed<k>``) that is the pipeline's layout; without, the
+# work dir tools/train.py gives the config by default, relative to the
+# current directory.
+AUTO = 'auto'
+_SPLITS = ('train', 'val', 'test')
+
+
+def auto_checkpoint(config: str,
+                    stage: str,
+                    pipeline_dir: Optional[str] = None) -> str:
+    """Where ``checkpoint='auto'`` looks for a stage's best checkpoint.
+
+    Args:
+        config (str): The config file of the stage that trained the model
+            (a teacher's config; for a student's joint teacher, the joint
+            config).
+        stage (str): The stage's key in a pipeline run: ``'teachers/<name>'``
+            for a stage-1 teacher, ``'joint'`` for the joint teacher.
+        pipeline_dir (str, optional): One seed of a pipeline run
+            (``work_dirs/offline/seed0`` after ``make demo``).
+
+    Returns:
+        str: ``<pipeline_dir>/<stage>/best.pth`` when ``pipeline_dir`` is
+        given, else ``work_dirs/<config file stem>/best.pth`` (where
+        ``tools/train.py <config>`` links its best checkpoint).
+    """
+    if pipeline_dir:
+        return osp.join(pipeline_dir, stage, 'best.pth')
+    stem = osp.splitext(osp.basename(config))[0]
+    return osp.join('work_dirs', stem, 'best.pth')
+
+
+def _resolve_auto(entry: dict, config: str, stage: str,
+                  pipeline_dir: Optional[str], what: str, missing: str):
+    if entry.get('checkpoint') != AUTO:
+        return
+    if not isinstance(config, str):
+        raise TypeError(
+            f"{what}: checkpoint='auto' needs the config as a file path, "
+            f'got a {type(config).__name__}')
+    path = auto_checkpoint(config, stage, pipeline_dir)
+    if not osp.isfile(path):
+        if missing == 'none':
+            entry['checkpoint'] = None
+            return
+        where = (f'pipeline_dir={pipeline_dir!r}' if pipeline_dir else
+                 'no pipeline_dir: the default work dir of tools/train.py '
+                 'under the current directory')
+        raise FileNotFoundError(
+            f"{what}: checkpoint='auto' is the best checkpoint of its "
+            f'{stage.split("/")[0].rstrip("s")} run, {path} ({where}), '
+            'which does not exist. Train that stage first, set '
+            '`pipeline_dir` to the seed directory of a pipeline run '
+            "(--cfg-options pipeline_dir=work_dirs/<pipeline>/seed0), or "
+            'give the checkpoint file.')
+    entry['checkpoint'] = path
+
+
+def resolve_auto_checkpoints(cfg: Config, missing: str = 'error') -> Config:
+    """Replace every ``checkpoint='auto'`` of a config by a file path.
+
+    ``model.teachers`` (a joint teacher's or a multi-teacher distiller's
+    frozen teachers, each ``dict(name, config, checkpoint)``) look for
+    their stage-1 runs, ``model.teacher`` (an MLFD student's joint teacher)
+    for the joint run; see :func:`auto_checkpoint` for where, after the
+    config's ``pipeline_dir`` (if any).
+
+    Args:
+        cfg (Config): A whole config; changed in place.
+        missing (str): ``'error'`` raises ``FileNotFoundError`` naming the
+            teacher and the path looked for when the file is not there;
+            ``'none'`` sets such a checkpoint to None (e.g. when a joint
+            checkpoint already holds the teachers' weights).
+
+    Returns:
+        Config: ``cfg``.
+    """
+    if missing not in ('error', 'none'):
+        raise ValueError(f"missing must be 'error' or 'none', got {missing!r}")
+    model = cfg.get('model')
+    if not isinstance(model, dict):
+        return cfg
+    pipeline_dir = cfg.get('pipeline_dir')
+    for i, teacher in enumerate(model.get('teachers') or []):
+        if isinstance(teacher, dict):
+            name = teacher.get('name', f'teacher{i}')
+            _resolve_auto(teacher, teacher.get('config'), f'teachers/{name}',
+                          pipeline_dir, f'model.teachers: teacher {name!r}',
+                          missing)
+    teacher = model.get('teacher')
+    if isinstance(teacher, dict):
+        _resolve_auto(teacher, teacher.get('config'), 'joint', pipeline_dir,
+                      'model.teacher (the joint teacher)', missing)
+    return cfg
+
+
+def _multi_dataset_wrapper(dataset) -> Optional[dict]:
+    """The MultiDatasetWrapper config in a (possibly wrapped) dataset."""
+    while isinstance(dataset, dict):
+        if dataset.get('type') == 'MultiDatasetWrapper':
+            return dataset
+        dataset = dataset.get('dataset')
+    return None
+
+
+def complete_joint_loaders(cfg: Config) -> Config:
+    """Fill the datasets of a joint config's loaders from its teachers.
+
+    A joint config names each teacher once in ``model.teachers``
+    (``dict(name, config, checkpoint)``); every dataloader whose
+    ``MultiDatasetWrapper`` (possibly inside another dataset wrapper, e.g.
+    ``CachedFeatureDataset``) has no ``datasets`` gets one dataset per
+    teacher, in order: ``names=[name, ...]`` and
+    ``datasets=[dict(config=config, split=<train|val|test>), ...]``, the
+    dataset of that split in the teacher's own config. A config whose
+    datasets are not its teachers' (one dataset for several teachers, or no
+    teachers at all) names them in ``joint_datasets = dict(name=config,
+    ...)`` instead, which this removes once used. Loaders that already list
+    datasets are kept.
+
+    Args:
+        cfg (Config): A whole config; changed in place.
+
+    Returns:
+        Config: ``cfg``.
+    """
+    sources = cfg.pop('joint_datasets', None)
+    if sources is None:
+        model = cfg.get('model')
+        teachers = model.get('teachers') if isinstance(model, dict) else None
+        if not teachers or not all(
+                isinstance(t, dict) and 'name' in t
+                and isinstance(t.get('config'), str) for t in teachers):
+            return cfg
+        sources = {t['name']: t['config'] for t in teachers}
+    for split in _SPLITS:
+        key = f'{split}_dataloader'
+        loader = cfg.get(key)
+        if not isinstance(loader, dict):
+            continue
+        # val and test loaders may be one object: give each its own copy
+        loader = copy.deepcopy(loader)
+        wrapper = _multi_dataset_wrapper(loader.get('dataset'))
+        if wrapper is None or wrapper.get('datasets'):
+            continue
+        wrapper['names'] = list(sources)
+        wrapper['datasets'] = [
+            dict(config=config, split=split) for config in sources.values()
+        ]
+        cfg[key] = loader
+    return cfg
+
+
+def complete_config(cfg: Config, missing: str = 'error') -> Config:
+    """Complete a config as loaded from a file: a joint config's loaders
+    follow from its teachers (:func:`complete_joint_loaders`) and every
+    ``checkpoint='auto'`` becomes a file (:func:`resolve_auto_checkpoints`).
+
+    Idempotent; a config without teachers is returned unchanged.
+
+    Args:
+        cfg (Config): A whole config, after ``--cfg-options`` are merged;
+            changed in place.
+        missing (str): What to do with an ``'auto'`` checkpoint that is not
+            there; see :func:`resolve_auto_checkpoints`.
+
+    Returns:
+        Config: ``cfg``.
+    """
+    complete_joint_loaders(cfg)
+    return resolve_auto_checkpoints(cfg, missing)

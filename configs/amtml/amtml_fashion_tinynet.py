@@ -4,25 +4,25 @@
 # teacher's data and schedule. Each teacher hints one student stage at the
 # same resolution (32 px input): ResNet-18 stage 2 (8 px) -> student stage 1,
 # TinyNet-E stage 2 (4 px) -> stage 2, SE-ResNeXt stage 2 (2 px) -> stage 3.
-# Checkpoints: `python tools/train.py configs/teachers/offline_fashion_<x>.py`
-# links each run's best checkpoint as work_dirs/offline_fashion_<x>/best.pth.
+# checkpoint='auto': `python tools/train.py configs/teachers/
+# offline_fashion_<x>.py` links each run's best checkpoint as
+# work_dirs/offline_fashion_<x>/best.pth (mlfd_mm.config.auto_checkpoint).
 _base_ = [
     '../_base_/models/amtml_distiller.py',
     '../_base_/datasets/offline_fashion.py',
     '../_base_/schedules/offline_cpu.py',
     '../_base_/default_runtime.py',
 ]
-_teachers = dict(
-    resnet18='configs/teachers/offline_fashion_resnet18.py',
-    tinynet='configs/teachers/offline_fashion_tinynet.py',
-    seresnext='configs/teachers/offline_fashion_seresnext.py',
-)
+_teacher_dir = '{{fileDirname}}/../teachers/'
 model = dict(
-    student='configs/teachers/offline_fashion_tinynet.py',
+    student=_teacher_dir + 'offline_fashion_tinynet.py',
     teachers=[
-        dict(name=name, config=config,
-             checkpoint=config.replace('configs/teachers/', 'work_dirs/')[:-3]
-             + '/best.pth') for name, config in _teachers.items()
+        dict(name='resnet18', checkpoint='auto',
+             config=_teacher_dir + 'offline_fashion_resnet18.py'),
+        dict(name='tinynet', checkpoint='auto',
+             config=_teacher_dir + 'offline_fashion_tinynet.py'),
+        dict(name='seresnext', checkpoint='auto',
+             config=_teacher_dir + 'offline_fashion_seresnext.py'),
     ],
     hints=dict(
         resnet18=dict(teacher_stage=2, student_stage=1),

@@ -1,30 +1,25 @@
 # The MLFD counterpart of AMTML-KD on one label space (the paper's
 # same-dataset ablation, supplementary Table 4): the three fashion teachers
 # of configs/amtml/amtml_fashion_tinynet.py, frozen and fused at their three
-# deepest levels, one head (fashion). tools/run_pipeline.py fills in the
-# checkpoints of the run; by hand, point them at your stage-1 runs.
+# deepest levels, one head (fashion). checkpoint='auto': the best of each
+# teacher's stage-1 run (mlfd_mm.config.auto_checkpoint);
+# tools/run_pipeline.py fills in the checkpoints of its own run.
 _base_ = [
     '../_base_/models/joint_teacher.py',
     '../_base_/schedules/offline_joint_cpu.py',
     '../_base_/default_runtime.py'
 ]
-_teachers = dict(
-    resnet18='configs/teachers/offline_fashion_resnet18.py',
-    tinynet='configs/teachers/offline_fashion_tinynet.py',
-    seresnext='configs/teachers/offline_fashion_seresnext.py',
-)
-_dataset = 'configs/teachers/offline_fashion_tinynet.py'
+_teacher_dir = '{{fileDirname}}/../teachers/'
 model = dict(
     dataset_names=['fashion'],
     num_classes=[10],
     teachers=[
-        dict(name=name, config=config,
-             checkpoint=config.replace('configs/teachers/', 'work_dirs/')[:-3]
-             + '/best.pth') for name, config in _teachers.items()
+        dict(name='resnet18', checkpoint='auto',
+             config=_teacher_dir + 'offline_fashion_resnet18.py'),
+        dict(name='tinynet', checkpoint='auto',
+             config=_teacher_dir + 'offline_fashion_tinynet.py'),
+        dict(name='seresnext', checkpoint='auto',
+             config=_teacher_dir + 'offline_fashion_seresnext.py'),
     ])
-train_dataloader = dict(dataset=dict(
-    names=['fashion'], datasets=[dict(config=_dataset, split='train')]))
-val_dataloader = dict(dataset=dict(
-    names=['fashion'], datasets=[dict(config=_dataset, split='val')]))
-test_dataloader = dict(dataset=dict(
-    names=['fashion'], datasets=[dict(config=_dataset, split='test')]))
+# The loaders' one dataset (not one per teacher)
+joint_datasets = dict(fashion=_teacher_dir + 'offline_fashion_tinynet.py')

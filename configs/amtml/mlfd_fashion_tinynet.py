@@ -3,6 +3,9 @@
 # (joint_fashion_same_dataset.py), to compare with AMTML-KD on the same
 # teachers. As configs/mlfd/student_offline_fashion.py otherwise.
 _base_ = ['../mlfd/student_offline_fashion.py']
+# checkpoint='auto' without pipeline_dir: tools/train.py's run of the joint
+# config (work_dirs/joint_fashion_same_dataset/best.pth), as the teachers'
+pipeline_dir = None
 model = dict(
-    teacher=dict(config='configs/amtml/joint_fashion_same_dataset.py',
-                 checkpoint='work_dirs/joint_fashion_same_dataset/best.pth'))
+    teacher=dict(config='{{fileDirname}}/joint_fashion_same_dataset.py',
+                 checkpoint='auto'))

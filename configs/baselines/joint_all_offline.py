@@ -8,10 +8,10 @@ _base_ = [
     '../_base_/schedules/offline_cpu.py',
     '../_base_/default_runtime.py'
 ]
-_datasets = dict(
-    mnist='configs/teachers/offline_mnist_resnet18.py',
-    fashion='configs/teachers/offline_fashion_tinynet.py',
-    animals='configs/teachers/offline_animals_seresnext.py',
+joint_datasets = dict(
+    mnist='{{fileDirname}}/../teachers/offline_mnist_resnet18.py',
+    fashion='{{fileDirname}}/../teachers/offline_fashion_tinynet.py',
+    animals='{{fileDirname}}/../teachers/offline_animals_seresnext.py',
 )
 model = dict(
     _delete_=True,
@@ -20,7 +20,7 @@ model = dict(
                   base_channels=16, out_indices=(3, ), _scope_='mmpretrain'),
     neck=dict(type='GlobalAveragePooling', _scope_='mmpretrain'),
     head=dict(type='MultiDatasetClsHead', in_channels=128),
-    dataset_names=list(_datasets),
+    dataset_names=list(joint_datasets),
     num_classes=[10, 10, 10],
     # One mean/std for all three: the mixture's (uniform mixing) statistics,
     # from the datasets' own training-pool mean/std.
@@ -28,12 +28,3 @@ model = dict(
         type='ClsDataPreprocessor', _scope_='mmpretrain',
         mean=[58.62, 58.62, 58.62], std=[88.91, 88.91, 88.91], to_rgb=False),
 )
-train_dataloader = dict(dataset=dict(
-    names=list(_datasets),
-    datasets=[dict(config=c, split='train') for c in _datasets.values()]))
-val_dataloader = dict(dataset=dict(
-    names=list(_datasets),
-    datasets=[dict(config=c, split='val') for c in _datasets.values()]))
-test_dataloader = dict(dataset=dict(
-    names=list(_datasets),
-    datasets=[dict(config=c, split='test') for c in _datasets.values()]))

@@ -7,10 +7,10 @@ _base_ = [
     '../_base_/schedules/paper_sgd_224.py',
     '../_base_/default_runtime.py'
 ]
-_datasets = dict(
-    cifar100='configs/teachers/t1_resnet18_cifar100.py',
-    tiny_imagenet='configs/teachers/t1_efficientnet_b0_tiny_imagenet.py',
-    imagenet_sketch='configs/teachers/t1_seresnext26d_imagenet_sketch.py',
+joint_datasets = dict(
+    cifar100='{{fileDirname}}/../teachers/t1_resnet18_cifar100.py',
+    tiny_imagenet='{{fileDirname}}/../teachers/t1_efficientnet_b0_tiny_imagenet.py',
+    imagenet_sketch='{{fileDirname}}/../teachers/t1_seresnext26d_imagenet_sketch.py',
 )
 model = dict(
     _delete_=True,
@@ -19,7 +19,7 @@ model = dict(
                   style='pytorch', _scope_='mmpretrain'),
     neck=dict(type='GlobalAveragePooling', _scope_='mmpretrain'),
     head=dict(type='MultiDatasetClsHead', in_channels=512),
-    dataset_names=list(_datasets),
+    dataset_names=list(joint_datasets),
     num_classes=[100, 200, 1000],
     # The teachers' ImageNet statistics. to_rgb: the file datasets load BGR;
     # CIFAR-100's arrays are already RGB and so reach the network swapped,
@@ -29,12 +29,6 @@ model = dict(
         mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],
         to_rgb=True),
 )
-train_dataloader = dict(batch_size=128, num_workers=8, dataset=dict(
-    names=list(_datasets),
-    datasets=[dict(config=c, split='train') for c in _datasets.values()]))
-val_dataloader = dict(batch_size=128, num_workers=8, dataset=dict(
-    names=list(_datasets),
-    datasets=[dict(config=c, split='val') for c in _datasets.values()]))
-test_dataloader = dict(batch_size=128, num_workers=8, dataset=dict(
-    names=list(_datasets),
-    datasets=[dict(config=c, split='test') for c in _datasets.values()]))
+train_dataloader = dict(batch_size=128, num_workers=8)
+val_dataloader = dict(batch_size=128, num_workers=8)
+test_dataloader = dict(batch_size=128, num_workers=8)

@@ -5,10 +5,10 @@
 # hints is plain KD. tools/run_pipeline.py fills in the teacher's run
 # (configs/pipelines/amtml_fashion.py).
 _base_ = ['../amtml/amtml_fashion_tinynet.py']
-_config = 'configs/teachers/offline_fashion_tinynet.py'
 model = dict(
-    teachers=[dict(name='tinynet', config=_config,
-                   checkpoint='work_dirs/offline_fashion_tinynet/best.pth')],
+    teachers=[dict(name='tinynet', checkpoint='auto',
+                   config='{{fileDirname}}/../teachers/'
+                   'offline_fashion_tinynet.py')],
     hints=dict(_delete_=True),
     adaptive=False,
     temperature=2.0,

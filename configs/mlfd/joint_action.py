@@ -2,19 +2,15 @@
 # TSN-R50 (ActivityNet), TSM-R50 (HMDB-51, UCF-101 split 1), 8 segments,
 # each fine-tuned from Kinetics-400, frozen and fused frame by frame at L1
 # (their deepest level), one head per dataset with the average over the
-# segments. The datasets are those of the teachers' own configs; each
-# checkpoint is the best of its stage-1 run (tools/train.py links it as
-# work_dirs/<teacher config>/best.pth).
+# segments. The datasets are those of the teachers' own configs;
+# checkpoint='auto' is the best of each teacher's stage-1 run (tools/train.py
+# links it as work_dirs/<teacher config>/best.pth).
 _base_ = [
     '../_base_/models/joint_teacher.py',
     '../_base_/schedules/joint_paper.py',
     '../_base_/video_runtime.py',
 ]
-_teachers = dict(
-    activitynet='configs/teachers/video_tsn_r50_activitynet.py',
-    hmdb51='configs/teachers/video_tsm_r50_hmdb51.py',
-    ucf101='configs/teachers/video_tsm_r50_ucf101.py',
-)
+_teacher_dir = '{{fileDirname}}/../teachers/'
 model = dict(
     levels='L1',
     fusion=dict(width=256),
@@ -22,20 +18,17 @@ model = dict(
     data_preprocessor=dict(type='ActionDataPreprocessor', _scope_='mmaction',
                            format_shape='NCHW'),
     teachers=[
-        dict(name=name, config=config,
-             checkpoint=config.replace('configs/teachers/', 'work_dirs/')[:-3]
-             + '/best.pth') for name, config in _teachers.items()
+        dict(name='activitynet', checkpoint='auto',
+             config=_teacher_dir + 'video_tsn_r50_activitynet.py'),
+        dict(name='hmdb51', checkpoint='auto',
+             config=_teacher_dir + 'video_tsm_r50_hmdb51.py'),
+        dict(name='ucf101', checkpoint='auto',
+             config=_teacher_dir + 'video_tsm_r50_ucf101.py'),
     ])
 # 8 clips of 8 frames per GPU, as the teachers' recipes
-train_dataloader = dict(batch_size=8, num_workers=8, dataset=dict(
-    names=list(_teachers),
-    datasets=[dict(config=c, split='train') for c in _teachers.values()]))
-val_dataloader = dict(batch_size=8, num_workers=8, dataset=dict(
-    names=list(_teachers),
-    datasets=[dict(config=c, split='val') for c in _teachers.values()]))
-test_dataloader = dict(batch_size=8, num_workers=8, dataset=dict(
-    names=list(_teachers),
-    datasets=[dict(config=c, split='test') for c in _teachers.values()]))
+train_dataloader = dict(batch_size=8, num_workers=8)
+val_dataloader = dict(batch_size=8, num_workers=8)
+test_dataloader = dict(batch_size=8, num_workers=8)
 # acc@1/acc@5 and mAP per dataset and their mean (the paper reports acc@1
 # and mAP)
 val_evaluator = dict(items=('accuracy', 'mAP'))

@@ -3,19 +3,17 @@
 # half-width ResNet-18 "objmotion", 8 segments each), frozen, fused frame by
 # frame at L1 (their deepest level, as the paper's action-recognition joint
 # teacher), one head per dataset with the average over the 8 segments. The
-# datasets are those of the teachers' own configs. tools/run_pipeline.py
-# fills in the checkpoints of the run; by hand, point them at your stage-1
-# runs.
+# datasets are those of the teachers' own configs. checkpoint='auto': the
+# best of each teacher's stage-1 run in `pipeline_dir`, by default the
+# seed-0 run of configs/pipelines/offline_video.py; tools/run_pipeline.py
+# fills in the checkpoints of its own run.
 _base_ = [
     '../_base_/models/joint_teacher.py',
     '../_base_/schedules/offline_joint_cpu.py',
     '../_base_/video_runtime.py',
 ]
-_teachers = dict(
-    direction='configs/teachers/offline_video_tsm_r18_direction.py',
-    motion='configs/teachers/offline_video_tsm_r18_motion.py',
-    objmotion='configs/teachers/offline_video_tsn_r18_objmotion.py',
-)
+pipeline_dir = '{{fileDirname}}/../../work_dirs/offline_video/seed0'
+_teacher_dir = '{{fileDirname}}/../teachers/'
 model = dict(
     levels='L1',
     # No dropout nor label smoothing (the image joint teacher's 0.1 / 0.2 /
@@ -29,21 +27,17 @@ model = dict(
     data_preprocessor=dict(type='ActionDataPreprocessor', _scope_='mmaction',
                            format_shape='NCHW'),
     teachers=[
-        # tools/train.py links each run's best checkpoint as best.pth
-        dict(name=name, config=config,
-             checkpoint=config.replace('configs/teachers/', 'work_dirs/')[:-3]
-             + '/best.pth') for name, config in _teachers.items()
+        dict(name='direction', checkpoint='auto',
+             config=_teacher_dir + 'offline_video_tsm_r18_direction.py'),
+        dict(name='motion', checkpoint='auto',
+             config=_teacher_dir + 'offline_video_tsm_r18_motion.py'),
+        dict(name='objmotion', checkpoint='auto',
+             config=_teacher_dir + 'offline_video_tsn_r18_objmotion.py'),
     ])
 # Clips are 8 frames: smaller batches than the image joint teacher's.
-train_dataloader = dict(batch_size=32, dataset=dict(
-    names=list(_teachers),
-    datasets=[dict(config=c, split='train') for c in _teachers.values()]))
-val_dataloader = dict(batch_size=64, dataset=dict(
-    names=list(_teachers),
-    datasets=[dict(config=c, split='val') for c in _teachers.values()]))
-test_dataloader = dict(batch_size=64, dataset=dict(
-    names=list(_teachers),
-    datasets=[dict(config=c, split='test') for c in _teachers.values()]))
+train_dataloader = dict(batch_size=32)
+val_dataloader = dict(batch_size=64)
+test_dataloader = dict(batch_size=64)
 # acc@1/acc@5 and the mAP over classes (the paper's video metrics), per
 # dataset and their mean.
 val_evaluator = dict(items=('accuracy', 'mAP'))

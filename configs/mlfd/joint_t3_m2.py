@@ -1,22 +1,4 @@
 # Supplementary Table 1 of the paper: T3 with m = 2 datasets, the first 2
-# of joint_t3 (Caltech-101 and Flowers-102); the rest is joint_t3.
+# teachers of joint_t3 (Caltech-101 and Flowers-102); the rest is joint_t3.
 _base_ = ['./joint_t3.py']
-_teachers = dict(
-    caltech101='configs/teachers/t3_resnet18_caltech101.py',
-    flowers102='configs/teachers/t3_efficientnet_b0_flowers102.py',
-)
-model = dict(
-    teachers=[
-        dict(name=name, config=config,
-             checkpoint=config.replace('configs/teachers/', 'work_dirs/')[:-3]
-             + '/best.pth') for name, config in _teachers.items()
-    ])
-train_dataloader = dict(dataset=dict(
-    names=list(_teachers),
-    datasets=[dict(config=c, split='train') for c in _teachers.values()]))
-val_dataloader = dict(dataset=dict(
-    names=list(_teachers),
-    datasets=[dict(config=c, split='val') for c in _teachers.values()]))
-test_dataloader = dict(dataset=dict(
-    names=list(_teachers),
-    datasets=[dict(config=c, split='test') for c in _teachers.values()]))
+model = dict(teachers=_base_.model.teachers[:2])

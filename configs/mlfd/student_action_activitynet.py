@@ -10,11 +10,11 @@ _base_ = [
     '../_base_/video_runtime.py',
 ]
 model = dict(
-    student='configs/teachers/video_tsn_r50_activitynet.py',
+    student='{{fileDirname}}/../teachers/video_tsn_r50_activitynet.py',
     # the teacher config's load_from: a checkpoint the user supplies
     student_init='checkpoints/tsn_r50_kinetics400.pth',
-    teacher=dict(config='configs/mlfd/joint_action.py',
-                 checkpoint='work_dirs/joint_action/best.pth'),
+    teacher=dict(config='{{fileDirname}}/joint_action.py',
+                 checkpoint='auto'),
     dataset='activitynet',
     # (student backbone stage, joint level): the deepest stage, frame by
     # frame, onto the joint teacher's only level (L1)

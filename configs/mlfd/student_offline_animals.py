@@ -9,10 +9,12 @@ _base_ = [
     '../_base_/schedules/offline_cpu.py',
     '../_base_/default_runtime.py',
 ]
+# checkpoint='auto': the joint teacher of `make demo`'s seed-0 run
+pipeline_dir = '{{fileDirname}}/../../work_dirs/offline/seed0'
 model = dict(
-    student='configs/teachers/offline_animals_seresnext.py',
-    teacher=dict(config='configs/mlfd/joint_offline.py',
-                 checkpoint='work_dirs/offline/joint/best.pth'),
+    student='{{fileDirname}}/../teachers/offline_animals_seresnext.py',
+    teacher=dict(config='{{fileDirname}}/joint_offline.py',
+                 checkpoint='auto'),
     dataset='animals',
     # The authors' 0.2 CE weight underfits in this 20-epoch schedule
     # (mnist val, seed 0: 82.0 vs 95.6 acc@1 with CE 1.0; see README).

@@ -11,10 +11,12 @@ _base_ = [
     '../_base_/schedules/offline_cpu.py',
     '../_base_/default_runtime.py',
 ]
+# checkpoint='auto': the joint teacher of `make demo`'s seed-0 run
+pipeline_dir = '{{fileDirname}}/../../work_dirs/offline/seed0'
 model = dict(
-    student='configs/teachers/offline_digits_resnet18.py',
-    teacher=dict(config='configs/mlfd/joint_offline.py',
-                 checkpoint='work_dirs/offline/joint/best.pth'),
+    student='{{fileDirname}}/../teachers/offline_digits_resnet18.py',
+    teacher=dict(config='{{fileDirname}}/joint_offline.py',
+                 checkpoint='auto'),
     dataset=None,
     loss_weights=dict(kd=0., feature=0.2, ce=1.0),
     distill=[(1, 'l1'), (2, 'l2'), (3, 'l3')],

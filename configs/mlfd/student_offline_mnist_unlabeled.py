@@ -5,9 +5,9 @@
 # 128 hold 64 mnist images on average.
 _base_ = ['./student_offline_mnist.py']
 _datasets = dict(
-    mnist='configs/teachers/offline_mnist_resnet18.py',
-    fashion='configs/teachers/offline_fashion_tinynet.py',
-    animals='configs/teachers/offline_animals_seresnext.py',
+    mnist='{{fileDirname}}/../teachers/offline_mnist_resnet18.py',
+    fashion='{{fileDirname}}/../teachers/offline_fashion_tinynet.py',
+    animals='{{fileDirname}}/../teachers/offline_animals_seresnext.py',
 )
 model = dict(feature_only_datasets=['fashion', 'animals'])
 train_dataloader = dict(

@@ -9,10 +9,12 @@ _base_ = [
     '../_base_/schedules/offline_video_cpu.py',
     '../_base_/video_runtime.py',
 ]
+# checkpoint='auto': the joint teacher of offline_video's seed-0 run
+pipeline_dir = '{{fileDirname}}/../../work_dirs/offline_video/seed0'
 model = dict(
-    student='configs/teachers/offline_video_tsn_r18_objmotion.py',
-    teacher=dict(config='configs/mlfd/joint_offline_video.py',
-                 checkpoint='work_dirs/joint_offline_video/best.pth'),
+    student='{{fileDirname}}/../teachers/offline_video_tsn_r18_objmotion.py',
+    teacher=dict(config='{{fileDirname}}/joint_offline_video.py',
+                 checkpoint='auto'),
     dataset='objmotion',
     # As the offline image students: the authors' 0.2 CE weight underfits
     # in a short schedule (see README).

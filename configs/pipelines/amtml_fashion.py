@@ -13,18 +13,18 @@
 name = 'amtml_fashion'
 # The TinyNet-E teacher is the offline pipeline's fashion model (same
 # config): its runs in work_dirs/offline are reused.
-stages_of = 'configs/pipelines/offline.py'
+stages_of = '{{fileDirname}}/offline.py'
 dataset = 'fashion'
 teachers = dict(
-    resnet18='configs/teachers/offline_fashion_resnet18.py',
-    tinynet='configs/teachers/offline_fashion_tinynet.py',
-    seresnext='configs/teachers/offline_fashion_seresnext.py',
+    resnet18='{{fileDirname}}/../teachers/offline_fashion_resnet18.py',
+    tinynet='{{fileDirname}}/../teachers/offline_fashion_tinynet.py',
+    seresnext='{{fileDirname}}/../teachers/offline_fashion_seresnext.py',
 )
-joint_teacher = 'configs/amtml/joint_fashion_same_dataset.py'
+joint_teacher = '{{fileDirname}}/../amtml/joint_fashion_same_dataset.py'
 students = dict(
-    vanilla='configs/amtml/mtkd_fashion_tinynet_vanilla.py',
-    amtml='configs/amtml/amtml_fashion_tinynet.py',
-    mlfd='configs/amtml/mlfd_fashion_tinynet.py',
+    vanilla='{{fileDirname}}/../amtml/mtkd_fashion_tinynet_vanilla.py',
+    amtml='{{fileDirname}}/../amtml/amtml_fashion_tinynet.py',
+    mlfd='{{fileDirname}}/../amtml/mlfd_fashion_tinynet.py',
 )
 baseline = 'teachers/tinynet'
 table = [

@@ -6,13 +6,13 @@
 #   python tools/run_pipeline.py configs/pipelines/amtml_fashion_extra.py
 _base_ = ['./amtml_fashion.py']
 name = 'amtml_fashion_extra'
-stages_of = 'configs/pipelines/amtml_fashion.py'
+stages_of = '{{fileDirname}}/amtml_fashion.py'
 joint_teacher = None
 students = dict(
     _delete_=True,
-    kd_own='configs/baselines/kd_fashion_tinynet_own.py',
-    kd_deeper='configs/baselines/kd_fashion_tinynet_deeper.py',
-    equal='configs/amtml/amtml_fashion_tinynet_equal.py',
+    kd_own='{{fileDirname}}/../baselines/kd_fashion_tinynet_own.py',
+    kd_deeper='{{fileDirname}}/../baselines/kd_fashion_tinynet_deeper.py',
+    equal='{{fileDirname}}/../amtml/amtml_fashion_tinynet_equal.py',
 )
 table = [
     ('TinyNet-E alone (stage 1)', 'teachers/tinynet'),

@@ -6,7 +6,7 @@
 #   python tools/run_pipeline.py configs/pipelines/offline_cross_dataset.py --seeds 0 1 2
 _base_ = ['./offline.py']
 name = 'offline_cross_dataset'
-stages_of = 'configs/pipelines/offline.py'
-teachers = dict(digits='configs/teachers/offline_digits_resnet18.py')
+stages_of = '{{fileDirname}}/offline.py'
+teachers = dict(digits='{{fileDirname}}/../teachers/offline_digits_resnet18.py')
 students = dict(
-    _delete_=True, digits='configs/mlfd/student_offline_digits_cross.py')
+    _delete_=True, digits='{{fileDirname}}/../mlfd/student_offline_digits_cross.py')

@@ -4,10 +4,10 @@
 #   python tools/run_pipeline.py configs/pipelines/offline_levels_L1.py
 _base_ = ['./offline.py']
 name = 'offline_levels_L1'
-stages_of = 'configs/pipelines/offline.py'
-joint_teacher = 'configs/mlfd/ablations/joint_offline_L1.py'
+stages_of = '{{fileDirname}}/offline.py'
+joint_teacher = '{{fileDirname}}/../mlfd/ablations/joint_offline_L1.py'
 students = dict(
-    mnist='configs/mlfd/ablations/student_offline_mnist_auto.py',
-    fashion='configs/mlfd/ablations/student_offline_fashion_auto.py',
-    animals='configs/mlfd/ablations/student_offline_animals_auto.py',
+    mnist='{{fileDirname}}/../mlfd/ablations/student_offline_mnist_auto.py',
+    fashion='{{fileDirname}}/../mlfd/ablations/student_offline_fashion_auto.py',
+    animals='{{fileDirname}}/../mlfd/ablations/student_offline_animals_auto.py',
 )

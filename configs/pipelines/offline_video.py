@@ -4,13 +4,13 @@
 #   python tools/run_pipeline.py configs/pipelines/offline_video.py
 name = 'offline_video'
 teachers = dict(
-    direction='configs/teachers/offline_video_tsm_r18_direction.py',
-    motion='configs/teachers/offline_video_tsm_r18_motion.py',
-    objmotion='configs/teachers/offline_video_tsn_r18_objmotion.py',
+    direction='{{fileDirname}}/../teachers/offline_video_tsm_r18_direction.py',
+    motion='{{fileDirname}}/../teachers/offline_video_tsm_r18_motion.py',
+    objmotion='{{fileDirname}}/../teachers/offline_video_tsn_r18_objmotion.py',
 )
-joint_teacher = 'configs/mlfd/joint_offline_video.py'
+joint_teacher = '{{fileDirname}}/../mlfd/joint_offline_video.py'
 students = dict(
-    direction='configs/mlfd/student_offline_video_direction.py',
-    motion='configs/mlfd/student_offline_video_motion.py',
-    objmotion='configs/mlfd/student_offline_video_objmotion.py',
+    direction='{{fileDirname}}/../mlfd/student_offline_video_direction.py',
+    motion='{{fileDirname}}/../mlfd/student_offline_video_motion.py',
+    objmotion='{{fileDirname}}/../mlfd/student_offline_video_objmotion.py',
 )

@@ -1,6 +1,6 @@
 # Offline animals (PyPI animal-mnist), 32x32 RGB; mean/std of its training pool.
 _base_ = ['./offline_common.py']
-data_root = 'data/offline/animals'
+data_root = '{{fileDirname}}/../../../data/offline/animals'
 metainfo = dict(classes=('bear', 'bird', 'cat', 'cow', 'dog', 'elephant', 'giraffe',
                   'horse', 'sheep', 'zebra'))
 data_preprocessor = dict(

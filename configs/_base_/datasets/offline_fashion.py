@@ -1,6 +1,6 @@
 # Offline fashion (Debian dataset-fashion-mnist), 32x32 RGB; mean/std of its training pool.
 _base_ = ['./offline_common.py']
-data_root = 'data/offline/fashion'
+data_root = '{{fileDirname}}/../../../data/offline/fashion'
 metainfo = dict(classes=('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal',
                   'Shirt', 'Sneaker', 'Bag', 'Ankle boot'))
 data_preprocessor = dict(

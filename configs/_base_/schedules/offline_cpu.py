@@ -5,7 +5,10 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=1, T_max=19),
+    # `end` given (mmengine's default is max_epochs): a 1-epoch run
+    # (--cfg-options train_cfg.max_epochs=1) stops within the warm-up.
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=1, end=20,
+         T_max=19),
 ]
 train_cfg = dict(by_epoch=True, max_epochs=20, val_interval=5)
 val_cfg = dict()
