@@ -28,6 +28,7 @@ import time
 
 from mmengine.config import Config
 
+from ..config import complete_joint_loaders
 from .results_table import check_table, write_results
 
 # The stages run the repository's tools/ scripts, in the repository root.
@@ -84,7 +85,10 @@ class Stage:
             raise FileNotFoundError(
                 f'stage {self.key}: config file does not exist: '
                 f'{self.config!r}')
-        cfg = Config.fromfile(self.config)
+        # The loaders follow from the teachers as the config names them,
+        # before the overrides point the teachers at this run's stages
+        # (whose checkpoints replace every checkpoint='auto').
+        cfg = complete_joint_loaders(Config.fromfile(self.config))
         if self.overrides is not None:
             self.overrides(cfg, done)
         cfg.randomness = dict(cfg.get('randomness') or {}, seed=seed)
