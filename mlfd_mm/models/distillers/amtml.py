@@ -14,20 +14,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.registry import MODELS
 
-from ...config import as_dict
 from ..connectors import build_connectors
-from ..losses import FeatureMSELoss, RKDLoss
+from ..losses import RKDLoss
 from ..teachers import FrozenTeacher
 from .base import BaseDistiller
+from .hints import check_hints, check_teacher_specs, hinted_stages
 
 # Released defaults, with alpha = 0.7: kd = 2 * alpha, ce = 1 - alpha, the
 # two RKD terms added with weight 1, an L2 penalty of 0.1 on W and the
 # theta_k. The hint weight is shared by the hints, as MLFDDistiller's
 # feature weight is shared by its pairs.
 DEFAULT_LOSS_WEIGHTS = dict(kd=1.4, ce=0.3, rkd=1.0, hint=1.0, latent_l2=0.1)
-
-_TEACHER_KEYS = ('name', 'config', 'checkpoint')
-_HINT_KEYS = ('teacher_stage', 'student_stage')
 
 
 @MODELS.register_module()
@@ -141,16 +138,15 @@ class AMTMLDistiller(BaseDistiller):
         self.use_soft_targets = (self.loss_weights['kd'] > 0
                                  or self.loss_weights['rkd'] > 0)
 
-        specs = self._check_teacher_specs(teachers)
+        specs = check_teacher_specs(teachers)
         self.teacher_names = [spec['name'] for spec in specs]
-        hint_map = self._check_hints(hints)
+        hint_map = check_hints(hints, self.teacher_names)
         self.teachers = self._build_teachers(specs, hint_map)
         self._check_label_spaces()
 
         # The teachers' random draws come before the student's: a seed's
         # initial student weights depend on this order.
-        self._build_student(
-            lambda stages: self._requested_stages(hint_map, stages))
+        self._build_student(lambda stages: hinted_stages(hint_map, stages))
         self.beta_stage = self.student_side.stages[-1]
         stage_channels = self.student_side.stage_channels
         self._check_student_classes()
@@ -161,7 +157,6 @@ class AMTMLDistiller(BaseDistiller):
             k = self.teacher_names.index(name)
             position = self.teachers[k].levels.index(spec['teacher_stage'])
             self.hints.append((k, position, spec['student_stage']))
-        self.feature_loss = FeatureMSELoss()
         if self.loss_weights['hint'] > 0 and self.hints:
             connector_cfg = dict(always_project=True, l2_normalize=True)
             connector_cfg.update(connector or {})
@@ -180,55 +175,6 @@ class AMTMLDistiller(BaseDistiller):
     # ------------------------------------------------------------------
     # construction
     # ------------------------------------------------------------------
-    @staticmethod
-    def _check_teacher_specs(teachers) -> List[dict]:
-        if isinstance(teachers, dict) or not teachers:
-            raise ValueError(
-                'AMTMLDistiller: teachers must be a non-empty list of '
-                'dict(name=..., config=..., checkpoint=...)')
-        specs = []
-        for i, spec in enumerate(teachers):
-            spec = as_dict(spec) if isinstance(spec, dict) else spec
-            if not isinstance(spec, dict) or 'config' not in spec or \
-                    set(spec) - set(_TEACHER_KEYS):
-                raise ValueError(
-                    f'teachers[{i}] must be dict(name=..., config=..., '
-                    f'checkpoint=...), got {spec!r}')
-            if not spec.get('name'):
-                raise ValueError(
-                    f'teachers[{i}] has no `name`: AMTMLDistiller names its '
-                    'teachers in `hints` and in the logs')
-            specs.append(spec)
-        names = [spec['name'] for spec in specs]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(
-                f'teachers: names must be unique, {repeated} repeat')
-        return specs
-
-    def _check_hints(self, hints: Optional[dict]) -> Dict[str, dict]:
-        """``{teacher name: dict(teacher_stage, student_stage)}``, in the
-        order of ``teachers``."""
-        if hints and not isinstance(hints, dict):
-            raise TypeError(
-                'hints must be a dict {teacher name: dict(teacher_stage=..., '
-                f'student_stage=...)}}, got {type(hints).__name__}')
-        hints = as_dict(hints) if hints else {}
-        for name, spec in hints.items():
-            if name not in self.teacher_names:
-                raise ValueError(
-                    f'hints: teacher {name!r} does not exist; the teachers '
-                    f'are {self.teacher_names}')
-            if not isinstance(spec, dict) or set(spec) != set(_HINT_KEYS) \
-                    or not all(isinstance(spec[k], int)
-                               and not isinstance(spec[k], bool)
-                               for k in _HINT_KEYS):
-                raise ValueError(
-                    f'hints[{name!r}] must be dict(teacher_stage=<int>, '
-                    f'student_stage=<int>), got {spec!r}')
-        return {name: hints[name] for name in self.teacher_names
-                if name in hints}
-
     def _build_teachers(self, specs: List[dict],
                         hint_map: Dict[str, dict]) -> nn.ModuleList:
         teachers = []
@@ -279,24 +225,6 @@ class AMTMLDistiller(BaseDistiller):
                 f'the student head has {student_classes} classes but the '
                 f'teachers have {teacher_classes}: soft targets need one '
                 'label space')
-
-    @staticmethod
-    def _requested_stages(hint_map: Dict[str, dict],
-                          stages: Optional[List[int]]) -> List[int]:
-        """Student stages to record: the hinted ones and the deepest (beta),
-        given the student backbone's ``stages``."""
-        if stages is None:
-            raise ValueError(
-                'AMTMLDistiller needs to know the student backbone\'s stages '
-                '(its deepest one gives the teacher weights)')
-        for name, spec in hint_map.items():
-            if spec['student_stage'] not in stages:
-                raise ValueError(
-                    f'hints[{name!r}]: student stage {spec["student_stage"]} '
-                    f'does not exist; the student backbone has stages '
-                    f'{stages}')
-        return sorted({spec['student_stage'] for spec in hint_map.values()}
-                      | {stages[-1]})
 
     def _build_teacher_weighting(self, beta_channels: int,
                                  latent_dim: Optional[int]):
@@ -423,16 +351,9 @@ class AMTMLDistiller(BaseDistiller):
             per_hint = weights['hint'] / len(self.hints)
             for (k, position, stage), connector in zip(self.hints,
                                                        self.connectors):
-                target_map = teacher_out[k][0][position]
-                student_map = feats[stage]
-                if student_map.size(0) != target_map.size(0):
-                    raise ValueError(
-                        f'student stage {stage} gives {student_map.size(0)} '
-                        f'maps per batch but teacher '
-                        f'{self.teacher_names[k]!r} gives '
-                        f'{target_map.size(0)}: student and teachers must '
-                        'use the same number of segments per clip')
-                mapped = connector(student_map, target_map.shape[-2:])
-                losses[f'loss_hint_{self.teacher_names[k]}_s{stage}'] = \
-                    per_hint * self.feature_loss(mapped, target_map)
+                name = self.teacher_names[k]
+                losses[f'loss_hint_{name}_s{stage}'] = \
+                    per_hint * self._feature_term(
+                        connector, feats[stage], teacher_out[k][0][position],
+                        stage, f'teacher {name!r}')
         return losses

@@ -10,11 +10,13 @@ its teachers, chooses the student stages it reads, and writes ``loss``.
 from typing import Dict, Optional, Tuple, Union
 
 import torch
+import torch.nn as nn
 from mmengine.model import BaseModel
 from mmengine.runner.checkpoint import load_state_dict
 
 from ...checkpoint import load_checkpoint_file, state_dict_of
 from ..frozen import detached_children
+from ..losses import FeatureMSELoss
 from .student import DistilledStudent, StageChooser
 
 
@@ -110,6 +112,7 @@ class BaseDistiller(BaseModel):
         self.loss_weights = check_loss_weights(
             loss_weights, self.default_loss_weights, type(self).__name__)
         self.student_init = student_init
+        self.feature_loss = FeatureMSELoss()
 
     def _build_student(self, choose_stages: StageChooser):
         """Build the student (``self.student``) recording the stages
@@ -198,3 +201,26 @@ class BaseDistiller(BaseModel):
                 losses[name] = _scale(value, weight)
         return losses
 
+    def _feature_term(self, connector: nn.Module, student_map: torch.Tensor,
+                      target: torch.Tensor, stage: int,
+                      source: str) -> torch.Tensor:
+        """MSE between a student map, through its connector, and a teacher
+        map.
+
+        Args:
+            connector (nn.Module): The pair's :class:`FeatureConnector`.
+            student_map (Tensor): (N*S, C_s, H_s, W_s).
+            target (Tensor): The teacher map, (N*S, C_t, H_t, W_t).
+            stage (int): The student stage, for messages.
+            source (str): The teacher map's name, for messages.
+
+        Returns:
+            Tensor: The unweighted loss (a scalar).
+        """
+        if student_map.size(0) != target.size(0):
+            raise ValueError(
+                f'student stage {stage} gives {student_map.size(0)} maps per '
+                f'batch but {source} gives {target.size(0)}: student and '
+                'teachers must use the same number of segments per clip')
+        mapped = connector(student_map, target.shape[-2:])
+        return self.feature_loss(mapped, target)

@@ -12,7 +12,7 @@ from ...checkpoint import (load_checkpoint_file, load_state_dict_strict,
                            state_dict_of)
 from ...config import as_dict, resolve_auto_checkpoints, whole_config
 from ..connectors import build_connectors
-from ..losses import FeatureMSELoss, KDLoss
+from ..losses import KDLoss
 from .base import BaseDistiller
 from .pairs import requested_stages, resolve_pairs
 
@@ -132,7 +132,6 @@ class MLFDDistiller(BaseDistiller):
             distill, side.stages, side.stage_sizes,
             len(self.teacher.level_channels))
         self.kd_loss = KDLoss(temperature=temperature)
-        self.feature_loss = FeatureMSELoss()
         if self.loss_weights['feature'] > 0 and self.pairs:
             self.connectors = build_connectors(
                 [(side.stage_channels[s], self.teacher.level_channels[lvl])
@@ -293,16 +292,10 @@ class MLFDDistiller(BaseDistiller):
                 if others:  # student maps come as own samples, then others
                     target = _select_samples(target, own + others,
                                              len(data_samples))
-                student_feat = feats[stage]
-                if student_feat.size(0) != target.size(0):
-                    raise ValueError(
-                        f'student stage {stage} gives {student_feat.size(0)} '
-                        f'maps per batch but joint level l{level + 1} gives '
-                        f'{target.size(0)}: student and teachers must use '
-                        'the same number of segments per clip')
-                mapped = connector(student_feat, target.shape[-2:])
                 losses[f'loss_feature_s{stage}_l{level + 1}'] = \
-                    per_pair * self.feature_loss(mapped, target)
+                    per_pair * self._feature_term(
+                        connector, feats[stage], target, stage,
+                        f'joint level l{level + 1}')
         return losses
 
     def _split_by_dataset(self, data_samples: list) -> Tuple[List[int],
