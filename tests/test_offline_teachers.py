@@ -64,7 +64,10 @@ def test_teacher_maps_images_to_ten_logits(stem):
     name, backbone = OFFLINE_TEACHERS[stem]
     cfg = _config(stem)
     assert cfg.model.backbone.type == backbone
-    assert cfg.train_dataloader.dataset.data_root == f'data/offline/{name}'
+    # The repository's data/offline/<name>, named relative to the config
+    # file, so the config works from any directory.
+    assert osp.normpath(cfg.train_dataloader.dataset.data_root) == str(
+        CONFIG_DIR.parents[1] / 'data' / 'offline' / name)
     # Stock mmpretrain types only, so the checkpoints load without mlfd_mm.
     assert cfg.default_scope == 'mmpretrain'
     model = _build_model(cfg).eval()
