@@ -1,26 +1,16 @@
-"""tools/benchmark.py: a tiny run checks the report's structure and figures,
-and the peak-RSS method sees a known allocation."""
-import importlib.util
+"""mlfd_mm.apis.benchmark (tools/benchmark.py): a tiny run checks the
+report's structure and figures; the ratios, verdicts and interleaving are
+checked on known inputs, and the peak-RSS method sees a known
+allocation."""
 import json
 import math
 import os.path as osp
 
 import pytest
 
-from conftest import REPO
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'benchmark_tool', osp.join(REPO, 'tools/benchmark.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope='module')
-def tool():
-    return load_tool()
+from conftest import PYTHON, REPO, run_tool
+from mlfd_mm.apis.benchmark import (format_report, peak_rss, run_benchmark,
+                                    step_section, time_variants, verdict)
 
 
 def positive(value):
@@ -28,37 +18,68 @@ def positive(value):
         value > 0
 
 
-def test_benchmark_report(tool, tiny_offline_root, tmp_path, monkeypatch,
-                          capsys):
+def test_verdict_says_met_or_by_how_much_it_missed():
+    assert verdict(0.25, 0.25) == 'target <= 0.25: met'
+    assert verdict(0.1, 0.25) == 'target <= 0.25: met'
+    assert verdict(1.5, 1.3) == 'target <= 1.3: MISSED by 0.20'
+
+
+def test_step_section_medians_and_ratios_from_known_times():
+    cpu = dict(floor=[0.004, 0.002, 0.003], fast=[0.001, 0.0015, 0.002])
+    wall = dict(floor=[0.010, 0.010, 0.010], fast=[0.005, 0.004, 0.003])
+    section = step_section(cpu, wall, ['floor', 'fast'], 'floor')
+    assert section['floor']['median_ms'] == pytest.approx(3.0)
+    assert section['fast']['median_ms'] == pytest.approx(1.5)
+    assert section['fast']['ratio'] == pytest.approx(0.5)
+    assert section['fast']['wall_ratio'] == pytest.approx(0.4)
+    assert section['fast']['times_ms'] == [1.0, 1.5, 2.0]
+    assert section['fast']['wall_times_ms'] == [5.0, 4.0, 3.0]
+
+
+def test_time_variants_interleaves_and_warms_up():
+    calls = []
+    steps = {name: (lambda name=name: calls.append(name)) for name in 'abc'}
+    cpu, wall = time_variants(steps, count=3, warmup=1)
+    assert ''.join(calls) == 'abc' + 'abc' + 'cba' + 'abc'
+    assert {k: len(v) for k, v in cpu.items()} == dict(a=3, b=3, c=3)
+    assert {k: len(v) for k, v in wall.items()} == dict(a=3, b=3, c=3)
+
+
+@pytest.mark.slow
+def test_benchmark_report(tiny_offline_root, tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)  # the configs name files relative to the repo
     out = tmp_path / 'bench.json'
-    roots = [f'{n}={osp.join(tiny_offline_root, n)}'
-             for n in ('mnist', 'fashion', 'animals')]
-    report = tool.main([
-        '--batch-size', '4', '--steps', '2', '--warmup', '0',
-        '--samples-per-dataset', '8', '--skip-rss', '--out', str(out),
-        '--data-root', *roots
-    ])
+    roots = {n: osp.join(tiny_offline_root, n)
+             for n in ('mnist', 'fashion', 'animals')}
+    report = run_benchmark(batch_size=4, steps=2, warmup=0,
+                           samples_per_dataset=8, skip_rss=True, out=str(out),
+                           data_roots=roots)
     assert json.loads(out.read_text()) == json.loads(json.dumps(report))
 
     joint = report['joint_step']
-    assert set(joint['variants']) == {'joint_online', 'joint_cached',
-                                      'joint_cached_pooled'}
-    assert joint['variants']['joint_online']['ratio'] == 1.0
-    for entry in joint['variants'].values():
+    variants = joint['variants']
+    assert set(variants) == {'joint_online', 'joint_cached',
+                             'joint_cached_pooled'}
+    for entry in variants.values():
         assert positive(entry['median_ms']) and positive(entry['ratio'])
         assert positive(entry['wall_median_ms'])
         assert len(entry['times_ms']) == len(entry['wall_times_ms']) == 2
-    assert positive(joint['ratio_cached_vs_online'])
-    assert joint['verdict'].startswith('target <= 0.25')
+    # the headline ratio is the cached variant's median over the online one
+    assert joint['ratio_cached_vs_online'] == pytest.approx(
+        variants['joint_cached']['median_ms'] /
+        variants['joint_online']['median_ms'])
+    assert joint['verdict'] == verdict(joint['ratio_cached_vs_online'], 0.25)
 
     student = report['student_step']
     assert student['dataset'] == 'mnist'
     assert set(student['variants']) == {'student_plain', 'student_online',
                                         'student_cached',
                                         'student_cached_pooled'}
-    assert positive(student['ratio_online_vs_plain'])
-    assert positive(student['ratio_cached_vs_plain'])
+    assert student['ratio_online_vs_plain'] == pytest.approx(
+        student['variants']['student_online']['ratio'])
+    assert student['ratio_cached_vs_plain'] == pytest.approx(
+        student['variants']['student_cached']['median_ms'] /
+        student['variants']['student_plain']['median_ms'])
 
     cache = report['cache']
     sizes = cache['bytes_per_sample']
@@ -72,11 +93,22 @@ def test_benchmark_report(tool, tiny_offline_root, tmp_path, monkeypatch,
     assert all(positive(v) for v in cache['read_vs_consumption'].values())
     assert report['environment']['teacher_weights']['mnist'].startswith(
         'random')
-    table = capsys.readouterr().out
-    assert 'cached / online = ' in table and 'cached / plain = ' in table
+    table = format_report(report)
+    assert f'cached / online = {joint["ratio_cached_vs_online"]:.3f}' \
+        in table
+    assert f'cached / plain = {student["ratio_cached_vs_plain"]:.3f}' \
+        in table
 
 
-def test_peak_rss_sees_an_allocation(tool):
+@pytest.mark.slow
+def test_benchmark_tool_refuses_a_bad_pair():
+    proc = run_tool(PYTHON, 'tools/benchmark.py', '--data-root', 'mnist',
+                    check=False)
+    assert proc.returncode != 0
+    assert "--data-root 'mnist': use NAME=PATH" in proc.stderr
+
+
+def test_peak_rss_sees_an_allocation():
 
     def allocates_64_mb():
         block = bytearray(64 * 1024 * 1024)
@@ -86,6 +118,6 @@ def test_peak_rss_sees_an_allocation(tool):
 
         return step
 
-    result = tool.peak_rss(allocates_64_mb)
+    result = peak_rss(allocates_64_mb)
     assert 60 <= result['added_mb'] <= 90, result
     assert result['peak_mb'] >= result['start_mb'] + 60

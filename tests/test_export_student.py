@@ -1,6 +1,6 @@
-"""tools/export_student.py: the exported student loads and predicts in stock
-mmpretrain, in a fresh process that never imports mlfd_mm."""
-import importlib.util
+"""mlfd_mm.apis.export (tools/export_student.py): the exported student loads
+and predicts in stock mmpretrain, in a fresh process that never imports
+mlfd_mm."""
 import json
 import os.path as osp
 
@@ -11,6 +11,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from conftest import PYTHON, REPO, run_tool
+from mlfd_mm.apis.export import export_student
 from test_mlfd_distiller import (distiller_config, make_image_folder,
                                  make_joint_teacher)
 
@@ -61,23 +62,6 @@ print('RESULT' + json.dumps(dict(
 '''
 
 
-def _export_module():
-    spec = importlib.util.spec_from_file_location('_export_student',
-                                                  EXPORT_TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    # Two shared cores: extra intra-op threads only contend.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
     """A distiller trained one epoch by the Runner: its config file, best
@@ -97,6 +81,7 @@ def trained(tmp_path_factory):
                 model=runner.model, metrics=metrics, teacher=teacher)
 
 
+@pytest.mark.slow
 def test_exported_student_runs_in_stock_mmpretrain(trained, tmp_path):
     out_dir = tmp_path / 'exported'
     run_tool(PYTHON, EXPORT_TOOL, trained['config'], trained['checkpoint'],
@@ -159,8 +144,7 @@ def _load_for_test(path):
 
 def test_exported_config_keeps_preprocessing_and_eval_sections(trained,
                                                                tmp_path):
-    export = _export_module()
-    _, cfg_path = export.export_student(trained['config'],
+    _, cfg_path = export_student(trained['config'],
                                         trained['checkpoint'],
                                         str(tmp_path / 'out'))
     cfg = Config.fromfile(cfg_path)
@@ -177,26 +161,40 @@ def test_exported_config_keeps_preprocessing_and_eval_sections(trained,
 
 
 def test_checkpoint_without_student_is_refused(trained, tmp_path):
-    export = _export_module()
     teacher_ckpt = trained['teacher']['config']['teachers'][0]['checkpoint']
     with pytest.raises(ValueError) as err:
-        export.export_student(trained['config'], teacher_ckpt,
+        export_student(trained['config'], teacher_ckpt,
                               str(tmp_path / 'out'))
     assert 'holds no student' in str(err.value)
     assert teacher_ckpt in str(err.value)
     assert "['backbone', 'head']" in str(err.value)
     # a joint-teacher checkpoint neither
     with pytest.raises(ValueError, match='holds no student'):
-        export.export_student(trained['config'],
+        export_student(trained['config'],
                               trained['teacher']['checkpoint'],
                               str(tmp_path / 'out'))
     assert not osp.exists(str(tmp_path / 'out' / 'student.pth'))
 
 
 def test_config_without_student_is_refused(trained, tmp_path):
-    export = _export_module()
     cfg = Config.fromfile(trained['config'])
     cfg.model = dict(type='ImageClassifier', backbone=dict(type='ResNet'))
     with pytest.raises(ValueError, match='not a distiller'):
-        export.export_student(cfg, trained['checkpoint'],
+        export_student(cfg, trained['checkpoint'],
                               str(tmp_path / 'out'))
+
+
+def test_student_that_does_not_match_its_config_is_refused(trained,
+                                                           tmp_path):
+    """A student weight of another shape is named, with both shapes."""
+    loaded = torch.load(trained['checkpoint'], map_location='cpu',
+                        weights_only=False)
+    key = next(k for k in loaded['state_dict']
+               if k.startswith('student.') and k.endswith('conv1.weight'))
+    loaded['state_dict'][key] = loaded['state_dict'][key][:1]
+    broken = str(tmp_path / 'broken.pth')
+    torch.save(loaded, broken)
+    with pytest.raises(ValueError, match='shape mismatch') as err:
+        export_student(trained['config'], broken, str(tmp_path / 'out'))
+    assert key[len('student.'):] in str(err.value)
+    assert not osp.exists(str(tmp_path / 'out' / 'student.pth'))

@@ -1,7 +1,7 @@
-"""tools/export_student.py on video students: the exported TSM and TSN
-students load and predict in stock mmaction2 (init_recognizer +
-inference_recognizer, and the stock Runner's test) in a fresh process that
-never imports mlfd_mm."""
+"""tools/export_student.py (mlfd_mm.apis.export) on video students: the
+exported TSM and TSN students load and predict in stock mmaction2
+(init_recognizer + inference_recognizer, and the stock Runner's test) in a
+fresh process that never imports mlfd_mm."""
 import json
 import os.path as osp
 
@@ -141,6 +141,7 @@ def _distiller_scores(model, config, video):
         return model(**data, mode='predict')[0].pred_score
 
 
+@pytest.mark.slow
 def test_exported_video_students_run_in_stock_mmaction2(students, video_root,
                                                         tmp_path):
     jobs, exported = [], {}

@@ -1,22 +1,14 @@
-"""Export the student of an MLFD distiller as a stock OpenMMLab model.
+"""Export the student of an MLFD (or AMTML-KD) distiller as a stock
+OpenMMLab model.
 
     python tools/export_student.py CONFIG CHECKPOINT OUT_DIR
 
 CONFIG is the distiller's training config (e.g.
 configs/mlfd/student_offline_mnist.py) and CHECKPOINT a checkpoint of that
-run. Writes
-
-- ``OUT_DIR/student.pth``: ``state_dict`` of the student classifier alone,
-  keys as the stock model names them, and ``meta`` (the dataset's classes);
-  plain tensors and Python values only, so stock toolboxes load it with
-  ``torch.load(weights_only=True)``;
-- ``OUT_DIR/student_config.py``: a standalone config: the student model with
-  its own ``out_indices``, the data preprocessor (mean/std) it was trained
-  with, the test pipeline/dataloader/evaluator of CONFIG and the student
-  toolbox's ``default_scope``. It references nothing of mlfd_mm: a dataset
-  or metric of ours with a stock equivalent is written as that (e.g.
-  CheckedVideoDataset -> VideoDataset, AccMAPMetric -> AccMetric), any
-  other section using our types is left out with a warning. E.g.::
+run. Writes ``OUT_DIR/student.pth`` (the student's weights alone, loadable
+with ``torch.load(weights_only=True)``) and ``OUT_DIR/student_config.py`` (a
+standalone config that references nothing of mlfd_mm; see
+:mod:`mlfd_mm.apis.export`). E.g.::
 
     from mmpretrain.apis import ImageClassificationInferencer
     inferencer = ImageClassificationInferencer(
@@ -29,26 +21,11 @@ run. Writes
     result = inference_recognizer(model, 'clip.mp4')  # .pred_score
 """
 import argparse
-import copy
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
-import mlfd_mm  # noqa: E402,F401  (applies compat fixes before torchvision)
-import torch  # noqa: E402
-from mmengine import registry as mm_registry  # noqa: E402
-from mmengine.config import Config, ConfigDict  # noqa: E402
-from mmengine.registry import MODELS, DefaultScope  # noqa: E402
-from mmengine.runner.checkpoint import CheckpointLoader  # noqa: E402
-
-from mlfd_mm.models.distillers.mlfd_distiller import (  # noqa: E402
-    resolve_student_config, student_data_preprocessor, student_scope)
-
-STUDENT_PREFIX = 'student.'
-# Sections of the distiller config carried over when they are stock.
-_EVAL_KEYS = ('test_pipeline', 'test_dataloader', 'test_evaluator',
-              'test_cfg', 'val_dataloader', 'val_evaluator', 'val_cfg')
+from mlfd_mm.apis.export import export_student  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -60,194 +37,6 @@ def parse_args(argv=None):
     parser.add_argument('out_dir', help='where student.pth and '
                         'student_config.py are written')
     return parser.parse_args(argv)
-
-
-def _plain(value):
-    """Deep copy made of plain Python values (weights_only-loadable)."""
-    if isinstance(value, (ConfigDict, dict)):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_plain(v) for v in value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if hasattr(value, 'tolist'):  # numpy / torch scalars and arrays
-        return value.tolist()
-    return str(value)
-
-
-def _our_classes():
-    """name -> class of what mlfd_mm registered in mmengine's root
-    registries."""
-    classes = {}
-    for attr in dir(mm_registry):
-        reg = getattr(mm_registry, attr)
-        if isinstance(reg, mm_registry.Registry):
-            for name, cls in reg.module_dict.items():
-                if getattr(cls, '__module__', '').startswith('mlfd_mm'):
-                    classes[name] = cls
-    return classes
-
-
-def _our_type_names():
-    """Names that mlfd_mm registered in mmengine's root registries."""
-    return set(_our_classes())
-
-
-def _with_stock_types(node, our_classes):
-    """``node`` with every config of a class of ours that offers a stock
-    equivalent (a ``stock_config(cfg)`` classmethod, e.g.
-    CheckedVideoDataset -> VideoDataset, AccMAPMetric -> AccMetric)
-    replaced by that stock config."""
-    if isinstance(node, dict):
-        type_value = node.get('type')
-        if isinstance(type_value, str):
-            cls = our_classes.get(type_value.split('.')[-1])
-            if cls is not None and hasattr(cls, 'stock_config'):
-                node = cls.stock_config(dict(node))
-        return {k: _with_stock_types(v, our_classes) for k, v in node.items()}
-    if isinstance(node, (list, tuple)):
-        return type(node)(_with_stock_types(v, our_classes) for v in node)
-    return node
-
-
-def _types_in(node, path, found):
-    """Collect (config key path, type) of every ``type`` below node."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            child = f'{path}.{key}'
-            if key == 'type':
-                found.append((child, value))
-            else:
-                _types_in(value, child, found)
-    elif isinstance(node, (list, tuple)):
-        for i, value in enumerate(node):
-            _types_in(value, f'{path}[{i}]', found)
-    return found
-
-
-def _is_ours(type_value, our_names):
-    if isinstance(type_value, str):
-        return type_value.split('.')[-1] in our_names
-    return getattr(type_value, '__module__', '').startswith('mlfd_mm')
-
-
-def _load_student_state(checkpoint):
-    if not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'checkpoint file not found: {checkpoint}')
-    loaded = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-    if not isinstance(loaded, dict):
-        raise ValueError(f'{checkpoint} is not an mmengine checkpoint (got '
-                         f'{type(loaded).__name__})')
-    state = loaded.get('state_dict', loaded)
-    state = {(k[len('module.'):] if k.startswith('module.') else k): v
-             for k, v in state.items()}
-    student = {k[len(STUDENT_PREFIX):]: v for k, v in state.items()
-               if k.startswith(STUDENT_PREFIX)}
-    if not student:
-        prefixes = sorted({k.split('.')[0] for k in state})
-        raise ValueError(
-            f'{checkpoint} holds no student: none of its '
-            f'{len(state)} weights start with {STUDENT_PREFIX!r} (top-level '
-            f'names: {prefixes[:8]}). Give a checkpoint of an MLFDDistiller '
-            'run (a student config\'s work_dir), not a teacher\'s.')
-    return student, loaded.get('meta') or {}
-
-
-def build_export_config(cfg):
-    """The standalone config of the student (a plain dict)."""
-    model_cfg = cfg.get('model')
-    if not isinstance(model_cfg, dict) or 'student' not in model_cfg:
-        model_type = model_cfg.get('type') if isinstance(model_cfg,
-                                                         dict) else None
-        raise ValueError(f'{cfg.filename}: `model` is {model_type}, not a '
-                         'distiller with a `student`')
-    student = _plain(resolve_student_config(model_cfg['student']))
-    scope = student_scope(student, cfg.get('default_scope'))
-    # The Runner gives the model the top-level data_preprocessor unless the
-    # model config has its own: the distiller saw the same.
-    distiller_preprocessor = model_cfg.get('data_preprocessor') or cfg.get(
-        'data_preprocessor')
-    preprocessor = _plain(
-        student_data_preprocessor(student, distiller_preprocessor, scope))
-    student['data_preprocessor'] = copy.deepcopy(preprocessor)
-    student.setdefault('_scope_', scope)
-
-    our_classes = _our_classes()
-    our_names = set(our_classes)
-    bad = [(p, t) for p, t in _types_in(student, 'model.student', [])
-           if _is_ours(t, our_names)]
-    if bad:
-        raise ValueError(
-            f'the student uses types of mlfd_mm, so it cannot be exported as '
-            f'a stock model: {bad}')
-    exported = dict(default_scope=scope, model=student,
-                    data_preprocessor=copy.deepcopy(preprocessor))
-    skipped = []
-    for key in _EVAL_KEYS:
-        if key not in cfg:
-            continue
-        value = _with_stock_types(_plain(cfg[key]), our_classes)
-        ours = [(p, t) for p, t in _types_in(value, key, [])
-                if _is_ours(t, our_names)]
-        if ours:
-            skipped.append((key, ours))
-            continue
-        exported[key] = value
-    return exported, skipped
-
-
-def export_student(config, checkpoint, out_dir):
-    """Write ``student.pth`` and ``student_config.py`` into ``out_dir``.
-
-    Args:
-        config (str | Config): The distiller's training config.
-        checkpoint (str): A checkpoint of the distiller.
-        out_dir (str): Output directory (created).
-
-    Returns:
-        tuple[str, str]: Paths of the checkpoint and the config written.
-    """
-    cfg = config if isinstance(config, Config) else Config.fromfile(config)
-    exported, skipped = build_export_config(cfg)
-    for key, types in skipped:
-        print(f'warning: {key} not exported: it uses types of mlfd_mm '
-              f'{types}', file=sys.stderr)
-    state, meta = _load_student_state(checkpoint)
-
-    with DefaultScope.overwrite_default_scope(exported['default_scope']):
-        stock = MODELS.build(copy.deepcopy(exported['model']))
-    own = stock.state_dict()
-    missing = [k for k in own if k not in state]
-    shapes = [k for k in own if k in state and state[k].shape != own[k].shape]
-    if missing or shapes:
-        raise ValueError(
-            f'the student in {checkpoint} does not match the student of the '
-            f'config: missing {missing[:5]}, shape mismatch {shapes[:5]}')
-    # Weights the distiller needed only for its extra stage outputs (e.g. a
-    # per-output norm) are left out: the stock model does not have them.
-    student_state = {k: state[k].detach().clone().contiguous() for k in own}
-
-    meta_out = dict(
-        exported_from=osp.abspath(checkpoint),
-        epoch=meta.get('epoch'), iter=meta.get('iter'))
-    if 'dataset_meta' in meta:
-        meta_out['dataset_meta'] = meta['dataset_meta']
-    os.makedirs(out_dir, exist_ok=True)
-    ckpt_path = osp.join(out_dir, 'student.pth')
-    torch.save(dict(state_dict=student_state, meta=_plain(meta_out)),
-               ckpt_path)
-    cfg_path = osp.join(out_dir, 'student_config.py')
-    text = Config(exported).pretty_text
-    if 'mlfd_mm' in text:
-        raise ValueError(
-            'the exported config still mentions mlfd_mm; it would not load '
-            'without it')
-    with open(cfg_path, 'w') as f:
-        f.write(f'# Student exported from {osp.abspath(checkpoint)}\n'
-                f'# by tools/export_student.py; a stock '
-                f'{exported["default_scope"]} config.\n')
-        f.write(text)
-    return ckpt_path, cfg_path
 
 
 def main(argv=None):

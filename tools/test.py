@@ -45,8 +45,9 @@ def main(argv=None):
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(
             f'checkpoint file does not exist: {args.checkpoint!r}')
+    # The checkpoint under test holds its frozen teachers' weights.
     cfg = load_config(args.config, args.cfg_options, args.launcher,
-                      args.work_dir)
+                      args.work_dir, missing_checkpoints='none')
     cfg.load_from = args.checkpoint
     if args.out and args.out.endswith(('.pkl', '.pickle')):
         dump = dict(type='DumpResults', out_file_path=args.out)

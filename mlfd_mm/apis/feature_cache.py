@@ -25,6 +25,7 @@ from ..cache import DatasetSource, FeatureCacheWriter, \
 from ..cache.layout import FeatureLayout
 from ..cache.writer import (check_disk_space, feature_sizes, format_bytes,
                             free_bytes, missing_shards, stored_shapes)
+from ..config import complete_config
 from .cache_sources import (SPLITS, CacheConfigError, build_dataset,
                             build_joint_teacher, cache_options, data_present,
                             split_datasets)
@@ -251,6 +252,8 @@ def cache_features(config, splits=SPLITS, root=None, dtype=None, pool=None,
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    # A dry run sizes the cache without the teachers' checkpoints.
+    complete_config(cfg, 'none' if dry_run else 'error')
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     opts = cache_options(cfg, config, root=root, dtype=dtype, pool=pool,
                          shard_size=shard_size, dry_run=dry_run)

@@ -11,11 +11,15 @@ from mmengine.config import Config
 from mmengine.dist import is_main_process
 
 from ..compat import prepare_cpu_distributed
+from ..config import complete_config
 from ..config_checks import check_clip_frames, check_data_roots
 
 
-def load_config(path, cfg_options=None, launcher='none', work_dir=None):
-    """Read a train or test config and fold in the command line.
+def load_config(path, cfg_options=None, launcher='none', work_dir=None,
+                missing_checkpoints='error'):
+    """Read a train or test config, fold in the command line and complete it
+    (a joint config's loaders from its teachers, ``checkpoint='auto'``; see
+    :func:`mlfd_mm.config.complete_config`).
 
     Args:
         path (str): the config file.
@@ -23,6 +27,9 @@ def load_config(path, cfg_options=None, launcher='none', work_dir=None):
         launcher (str): 'none', 'pytorch', 'slurm' or 'mpi'.
         work_dir (str, optional): overrides the config's ``work_dir``;
             without either, ``./work_dirs/<config file stem>``.
+        missing_checkpoints (str): 'error', or 'none' where an ``'auto'``
+            checkpoint that is not there may stay empty (testing a
+            checkpoint that holds the teachers' weights).
 
     Returns:
         Config: the merged config.
@@ -30,6 +37,7 @@ def load_config(path, cfg_options=None, launcher='none', work_dir=None):
     cfg = Config.fromfile(path)
     if cfg_options is not None:
         cfg.merge_from_dict(cfg_options)
+    complete_config(cfg, missing_checkpoints)
     cfg.launcher = launcher
     if work_dir is not None:
         cfg.work_dir = work_dir

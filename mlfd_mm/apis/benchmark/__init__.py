@@ -1,0 +1,10 @@
+"""The teacher-feature cache's benchmark (tools/benchmark.py): variants,
+measurements, report."""
+from .measures import peak_rss, time_variants
+from .report import TARGETS, format_report, step_section, verdict
+from .run import run_benchmark
+
+__all__ = [
+    'TARGETS', 'format_report', 'peak_rss', 'run_benchmark', 'step_section',
+    'time_variants', 'verdict'
+]
