@@ -4,7 +4,6 @@ their configs and run on random clips (64 px to stay fast; no data here),
 the students start from the Kinetics-400 checkpoint their teachers'
 configs name, and the joint teacher's datasets build from tiny annotation
 files of the expected layout."""
-import os
 import os.path as osp
 
 import mlfd_mm  # noqa: F401  (compat fixes before torchvision)
@@ -14,6 +13,7 @@ from conftest import REPO
 from mmaction.structures import ActionDataSample
 from mmengine.config import Config
 from mmengine.registry import DATASETS, MODELS, DefaultScope
+from mlfd_mm.config import auto_checkpoint, complete_joint_loaders
 from test_video_configs import _fake_activitynet, _fake_video_dataset
 
 JOINT = osp.join(REPO, 'configs/mlfd/joint_action.py')
@@ -21,10 +21,6 @@ NUM_CLASSES = dict(activitynet=200, hmdb51=51, ucf101=101)
 TEACHERS = dict(activitynet='video_tsn_r50_activitynet',
                 hmdb51='video_tsm_r50_hmdb51', ucf101='video_tsm_r50_ucf101')
 SIZE = 64
-
-
-# The configs name each other by paths relative to the repo root.
-pytestmark = pytest.mark.usefixtures('at_repo_root')
 
 
 def _student_config(name):
@@ -100,10 +96,15 @@ def test_action_student_config_and_random_clips(name, joint_checkpoint):
         osp.join(REPO, f'configs/teachers/{TEACHERS[name]}.py'))
     # the student has its teacher's architecture and starts from the same
     # Kinetics-400 checkpoint, given by path
-    assert cfg.model.student == f'configs/teachers/{TEACHERS[name]}.py'
+    assert osp.normpath(cfg.model.student) == osp.join(
+        REPO, f'configs/teachers/{TEACHERS[name]}.py')
     assert cfg.model.student_init == teacher_cfg.load_from
     assert 'kinetics400' in cfg.model.student_init
-    assert cfg.model.teacher.config == 'configs/mlfd/joint_action.py'
+    assert osp.normpath(cfg.model.teacher.config) == JOINT
+    # 'auto': tools/train.py's run of the joint config
+    assert cfg.model.teacher.checkpoint == 'auto'
+    assert auto_checkpoint(cfg.model.teacher.config, 'joint') == \
+        'work_dirs/joint_action/best.pth'
     assert cfg.model.dataset == name
     assert cfg.default_scope == 'mmaction'
 
@@ -165,13 +166,13 @@ def test_student_starts_from_the_kinetics400_checkpoint(joint_checkpoint,
 
 def test_joint_action_datasets_build_from_the_expected_layout(
         tmp_path, monkeypatch):
+    # The paper's data roots are data/<set> under the working directory.
     monkeypatch.chdir(tmp_path)
-    os.symlink(osp.join(REPO, 'configs'), 'configs')
     classes = ['brush_hair', 'cartwheel', 'catch']
     _fake_activitynet(classes)
     for name in ('hmdb51', 'ucf101'):
         _fake_video_dataset(name, classes)
-    cfg = Config.fromfile(JOINT)
+    cfg = complete_joint_loaders(Config.fromfile(JOINT))
     for split in ('train', 'val', 'test'):
         with DefaultScope.overwrite_default_scope('mmaction'):
             wrapper = DATASETS.build(cfg[f'{split}_dataloader'].dataset)
