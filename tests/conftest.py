@@ -104,6 +104,21 @@ def save_teacher_checkpoint(model_cfg, path, seed=0):
     return model.state_dict()
 
 
+def write_image_folder(root, num_classes, per_class, seed):
+    """A folder-per-class image set of random 32x32 PNGs under ``root`` (a
+    pathlib.Path); returns it as a str."""
+    import cv2
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    for c in range(num_classes):
+        folder = root / f'class{c}'
+        folder.mkdir(parents=True)
+        for i in range(per_class):
+            cv2.imwrite(str(folder / f'{i}.png'),
+                        rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
+    return str(root)
+
+
 class _MarkerPayload:
     """Unpickling this runs ``open(marker, 'w')``: it creates the marker
     file. A stand-in for a malicious ``__reduce__`` (``os.system``) whose

@@ -79,6 +79,21 @@ def test_frozen_and_joint_teacher_refuse_payload(tmp_path, evil):
     _assert_refused(err, path, marker)
 
 
+def test_frozen_teacher_loads_a_legacy_file_only_when_told(tmp_path):
+    from mlfd_mm.models import FrozenTeacher
+    marker = tmp_path / 'payload-ran'
+    state = FrozenTeacher(tiny_resnet_cifar(), name='t').state_dict()
+    path = write_payload_checkpoint(tmp_path / 'legacy.pth', marker, state)
+    with pytest.raises(UnsafeCheckpointError, match='legacy.pth'):
+        FrozenTeacher(tiny_resnet_cifar(), checkpoint=path, name='t')
+    assert not osp.exists(marker)
+    teacher = FrozenTeacher(tiny_resnet_cifar(), checkpoint=path, name='t',
+                            allow_unsafe_checkpoint=True)
+    assert osp.exists(marker)  # the opt-in really unpickled it unsafely
+    for key, value in teacher.state_dict().items():
+        assert torch.equal(value, state[key]), key
+
+
 def test_joint_checkpoint_with_payload_is_refused_by_load_from(tmp_path):
     from mlfd_mm.models import JointTeacher
     joint = JointTeacher(

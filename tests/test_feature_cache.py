@@ -9,14 +9,14 @@ import re
 import shutil
 from collections import namedtuple
 
-import cv2
 import numpy as np
 import pytest
 import torch
 from mmengine.dataset import pseudo_collate
-from mmengine.registry import DATASETS, MODELS, DefaultScope
+from mmengine.registry import DATASETS, DefaultScope
 
-from conftest import PYTHON, run_tool
+from conftest import (PYTHON, run_tool, save_teacher_checkpoint, tiny_resnet,
+                      tiny_resnet_cifar, write_image_folder)
 from mlfd_mm.apis.feature_cache import cache_features
 from mlfd_mm.cache import (CachedFeatureDataset, DatasetSource,
                            FeatureCacheWriter, InsufficientDiskSpaceError,
@@ -28,52 +28,13 @@ PIPELINE = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
 NAMES = ['digits', 'shapes']
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_model(backbone, num_classes):
     """At their two deepest levels (L2) for 32 px input: ResNet_CIFAR-18 of
     width 4 gives 16x8x8 and 32x4x4 maps, ResNet-18 of width 8 (with its own
     mean/std) 32x2x2 and 64x1x1."""
-    width = 4 if backbone == 'ResNet_CIFAR' else 8
-    model = dict(
-        type='ImageClassifier', _scope_='mmpretrain',
-        backbone=dict(type=backbone, depth=18, stem_channels=8,
-                      base_channels=width),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=num_classes,
-                  in_channels=8 * width))
-    if backbone == 'ResNet':
-        model['data_preprocessor'] = dict(mean=[120., 110., 100.],
-                                          std=[60., 60., 60.])
-    return model
-
-
-def save_checkpoint(model_cfg, path, seed):
-    torch.manual_seed(seed)
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        model = MODELS.build(model_cfg)
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-1, 1)
-            module.running_var.uniform_(0.5, 2)
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, str(path))
-
-
-def write_image_folder(root, num_classes, per_class, seed):
-    rng = np.random.default_rng(seed)
-    for c in range(num_classes):
-        folder = root / f'class{c}'
-        folder.mkdir(parents=True)
-        for i in range(per_class):
-            cv2.imwrite(str(folder / f'{i}.png'),
-                        rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
-    return str(root)
+    if backbone == 'ResNet_CIFAR':
+        return tiny_resnet_cifar(num_classes)
+    return tiny_resnet(num_classes)
 
 
 @pytest.fixture
@@ -85,7 +46,7 @@ def setup(tmp_path):
     teachers = []
     for seed, (name, cfg) in enumerate(models.items()):
         path = tmp_path / f'{name}.pth'
-        save_checkpoint(cfg, path, seed)
+        save_teacher_checkpoint(cfg, path, seed)
         teachers.append(dict(name=name, config=cfg, checkpoint=str(path)))
     roots = dict(digits=write_image_folder(tmp_path / 'digits', 3, 4, 0),
                  shapes=write_image_folder(tmp_path / 'shapes', 5, 2, 1))
@@ -183,7 +144,7 @@ def test_changed_checkpoint_refuses_training(setup):
     root = setup['tmp'] / 'cache'
     build_cache(setup, root)
     # The 'shapes' teacher is retrained: same path, other weights.
-    save_checkpoint(setup['models']['shapes'],
+    save_teacher_checkpoint(setup['models']['shapes'],
                     setup['teachers'][1]['checkpoint'], seed=7)
 
     from mmengine.runner import Runner

@@ -4,42 +4,13 @@ import pytest
 import torch
 from mmengine.registry import MODELS, DefaultScope
 
+from conftest import save_teacher_checkpoint, tiny_resnet_cifar
 from mlfd_mm.models import FrozenTeacher, JointTeacher
-
-
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """Tiny models: more threads only contend on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def tiny_resnet_cifar(num_classes=3, base_channels=4):
-    """ResNet_CIFAR-18 with 4/8/16/32 channels at 32/16/8/4 px (32 px in)."""
-    return dict(
-        type='ImageClassifier',
-        _scope_='mmpretrain',
-        backbone=dict(
-            type='ResNet_CIFAR', depth=18, stem_channels=8,
-            base_channels=base_channels),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=num_classes,
-                  in_channels=base_channels * 8))
+from mlfd_mm.models.normalise import PixelNormaliser
 
 
 def save_checkpoint(model_cfg, path, seed=0):
-    torch.manual_seed(seed)
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        model = MODELS.build(model_cfg)
-    # Random BN statistics, so that "unchanged" is a real check.
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-1, 1)
-            module.running_var.uniform_(0.5, 2)
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, str(path))
-    return model.state_dict()
+    return save_teacher_checkpoint(model_cfg, path, seed)
 
 
 @pytest.fixture(scope='module')
@@ -289,3 +260,51 @@ def test_with_head_gives_the_stock_models_logits(tmp_path, resnet_ckpt):
                       with_head=True)
     # ... while the headless teacher ignores the head's weights.
     FrozenTeacher(five, str(other), name='cifar')
+
+
+# ---------------------------------------------------------------------------
+# PixelNormaliser: what the stock data preprocessors do to pixels
+# ---------------------------------------------------------------------------
+MEAN_STD = dict(mean=[10., 20., 30.], std=[2., 4., 8.])
+
+
+def test_normaliser_matches_mmpretrain_preprocessor():
+    from mmpretrain.models import ClsDataPreprocessor
+    pixels = torch.randint(0, 256, (2, 3, 8, 8), dtype=torch.uint8)
+    for to_rgb in (False, True):
+        stock = ClsDataPreprocessor(to_rgb=to_rgb, **MEAN_STD)
+        want = stock(dict(inputs=list(pixels)))['inputs']
+        ours = PixelNormaliser.from_preprocessor(
+            dict(type='ClsDataPreprocessor', to_rgb=to_rgb, **MEAN_STD))
+        assert torch.allclose(ours(pixels), want), to_rgb
+
+
+@pytest.mark.parametrize('format_shape', ['NCHW', 'NCTHW'])
+def test_normaliser_matches_mmaction_preprocessor(format_shape):
+    from mmaction.models import ActionDataPreprocessor
+    # One clip per sample: (N, 1, C, T, H, W) or (N, 1, T, C, H, W).
+    shape = (2, 1, 3, 4, 8, 8) if format_shape == 'NCTHW' else (2, 1, 4, 3,
+                                                                8, 8)
+    clips = torch.randint(0, 256, shape, dtype=torch.uint8)
+    cfg = dict(to_rgb=True, format_shape=format_shape, **MEAN_STD)
+    want = ActionDataPreprocessor(**cfg)(
+        dict(inputs=list(clips), data_samples=None))['inputs']
+    ours = PixelNormaliser.from_preprocessor(cfg)
+    assert ours.channel_dim == (-4 if format_shape == 'NCTHW' else -3)
+    assert torch.allclose(ours(clips), want)
+
+
+def test_normaliser_buffers_stay_out_of_state_dicts(resnet_ckpt):
+    path, state = resnet_ckpt
+    teacher = FrozenTeacher(
+        dict(tiny_resnet_cifar(), data_preprocessor=MEAN_STD), path)
+    assert teacher.mean.flatten().tolist() == MEAN_STD['mean']
+    assert teacher.normaliser.state_dict() == {}
+    assert set(teacher.state_dict()) == {
+        k for k in state if k.startswith('backbone.')}
+
+
+def test_normaliser_needs_both_mean_and_std():
+    with pytest.raises(ValueError, match=r"teacher 'x': data_preprocessor "
+                       r'gives only one of mean \(\[1.0\]\) and std'):
+        PixelNormaliser.from_preprocessor(dict(mean=[1.]), what="teacher 'x'")

@@ -1,59 +1,20 @@
 """JointTeacher, ConcatFusionNeck and MultiDatasetClsHead on tiny random
 teachers, and a 2-iteration Runner training of a joint teacher."""
 import mlfd_mm  # noqa: F401  (compat fixes before torchvision)
-import cv2
-import numpy as np
 import pytest
 import torch
-from mmengine.registry import MODELS, DefaultScope
 from mmpretrain.structures import DataSample
 
+from conftest import (save_teacher_checkpoint, tiny_resnet, tiny_resnet_cifar,
+                      write_image_folder)
 from mlfd_mm.models import ConcatFusionNeck, JointTeacher
-
-
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """Tiny models: more threads only contend on a shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def tiny_resnet_cifar(num_classes):
-    """ResNet_CIFAR-18, 4/8/16/32 channels at 32/16/8/4 px for 32 px in."""
-    return dict(
-        type='ImageClassifier', _scope_='mmpretrain',
-        backbone=dict(type='ResNet_CIFAR', depth=18, stem_channels=8,
-                      base_channels=4),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=num_classes,
-                  in_channels=32))
-
-
-def tiny_resnet(num_classes):
-    """ResNet-18 with 8/16/32/64 channels at 8/4/2/1 px for 32 px in."""
-    return dict(
-        type='ImageClassifier', _scope_='mmpretrain',
-        backbone=dict(type='ResNet', depth=18, stem_channels=8,
-                      base_channels=8),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=num_classes,
-                  in_channels=64),
-        data_preprocessor=dict(mean=[120., 110., 100.], std=[60., 60., 60.]))
+from mlfd_mm.models.frozen import detached_children
 
 
 def save_checkpoint(model_cfg, path, seed):
-    torch.manual_seed(seed)
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        model = MODELS.build(model_cfg)
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-1, 1)
-            module.running_var.uniform_(0.5, 2)
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, str(path))
-    return {k[len('backbone.'):]: v.clone()
-            for k, v in model.state_dict().items()
+    """Save a stage-1 checkpoint; return its backbone's weights."""
+    state = save_teacher_checkpoint(model_cfg, path, seed)
+    return {k[len('backbone.'):]: v.clone() for k, v in state.items()
             if k.startswith('backbone.')}
 
 
@@ -276,6 +237,45 @@ def test_init_cfg_never_reaches_teachers(checkpoints):
         for key, value in teacher.backbone.state_dict().items():
             assert torch.equal(value, states[teacher.name][key]), key
     assert torch.all(joint.neck.fusions[0].project[0][1].weight == 0.5)
+    # The teachers are back where they were: module and key order unchanged.
+    assert list(joint._modules) == ['data_preprocessor', 'teachers', 'neck',
+                                    'head']
+    assert next(iter(joint.state_dict())).startswith('teachers.0.backbone.')
+
+
+def test_detached_children_restores_order_also_on_error():
+    parent = torch.nn.Sequential(torch.nn.Linear(1, 1), torch.nn.ReLU(),
+                                 torch.nn.Linear(1, 2))
+    first = parent[0]
+    with pytest.raises(ZeroDivisionError):
+        with detached_children(parent, ['0']):
+            assert list(parent._modules) == ['1', '2']
+            assert len(list(parent.parameters())) == 2
+            1 / 0
+    assert list(parent._modules) == ['0', '1', '2']
+    assert parent[0] is first
+    with pytest.raises(KeyError, match=r"no child module\(s\) \['teacher'\]"):
+        with detached_children(parent, ['teacher']):
+            pass
+
+
+def test_checkpoint_keys_have_no_normalisation_buffers(tmp_path, checkpoints):
+    # mean/std come from the config (non-persistent): a joint checkpoint
+    # holds the teachers' weights only, and loads into a fresh build.
+    teachers, _ = checkpoints
+    joint = make_joint(teachers)
+    state = joint.state_dict()
+    assert not any('mean' in k.split('.')[-1] and 'running' not in k
+                   for k in state)
+    assert {k.split('.')[2] for k in state if k.startswith('teachers.')} == {
+        'backbone'}
+    path = str(tmp_path / 'joint.pth')
+    torch.save(dict(state_dict=state, meta={}), path)
+    other = make_joint([dict(t, checkpoint=None) for t in teachers])
+    from mmengine.runner import load_checkpoint
+    load_checkpoint(other, path, map_location='cpu', strict=True)
+    for key, value in other.state_dict().items():
+        assert torch.equal(value, state[key]), key
 
 
 def test_fusion_aligns_sizes():
@@ -298,17 +298,6 @@ def test_fusion_aligns_sizes():
 # ----------------------------------------------------------------------
 # end to end with mmengine's Runner
 # ----------------------------------------------------------------------
-def write_image_folder(root, num_classes, per_class, seed):
-    rng = np.random.default_rng(seed)
-    for c in range(num_classes):
-        folder = root / f'class{c}'
-        folder.mkdir(parents=True)
-        for i in range(per_class):
-            image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
-            cv2.imwrite(str(folder / f'{i}.png'), image)
-    return str(root)
-
-
 def test_runner_trains_joint_teacher(tmp_path, checkpoints):
     from mmengine.runner import Runner
     teachers, states = checkpoints

@@ -11,6 +11,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmpretrain.structures import DataSample
 
+from mlfd_mm.config import complete_joint_loaders
 from mlfd_mm.models import SharedBackboneClassifier
 from conftest import REPO
 
@@ -19,12 +20,9 @@ CLASSES = [3, 5, 4]
 
 
 @pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def mmpretrain_scope():
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         yield
-    torch.set_num_threads(threads)
 
 
 def tiny_backbone():
@@ -164,8 +162,8 @@ def test_offline_config_trains_with_runner(tmp_path, tiny_offline_root):
     """configs/baselines/joint_all_offline.py as given (only data roots,
     sizes and length shrunk): 2 training iterations and a validation."""
     from mmengine.runner import Runner
-    cfg = Config.fromfile(
-        str(REPO + '/configs/baselines/joint_all_offline.py'))
+    cfg = complete_joint_loaders(Config.fromfile(
+        str(REPO + '/configs/baselines/joint_all_offline.py')))
     assert cfg.model.dataset_names == ['mnist', 'fashion', 'animals']
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg[key]
