@@ -67,7 +67,11 @@ def test_wrapper_keeps_labels_and_tags_samples(two_datasets):
         wrapper[7]
 
 
-def test_concat_dataset_refuses_what_the_wrapper_accepts(two_datasets):
+def test_upstream_concat_dataset_refuses_what_the_wrapper_accepts(
+        two_datasets):
+    """Records upstream behaviour (mmengine's ConcatDataset refuses datasets
+    whose classes differ): the reason MultiDatasetWrapper exists. Tests no
+    code of this project."""
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         with pytest.raises(ValueError, match='meta information'):
             ConcatDataset(two_datasets)
