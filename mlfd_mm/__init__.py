@@ -2,7 +2,9 @@
 
 Importing the package applies the compat fixes first (they must precede any
 torchvision import), then imports the subpackages so that every class is
-registered in mmengine's root registries.
+registered in mmengine's root registries. Nothing else changes globally:
+checkpoints still unpickle with ``weights_only=True`` (see
+:mod:`mlfd_mm.checkpoint`).
 """
 from . import compat
 
