@@ -5,13 +5,15 @@ allowlist of exactly the globals that mmengine, mmpretrain, mmaction2 and
 this project write into them (the message hub's ``HistoryBuffer``, numpy
 arrays and scalars, ...). A file naming any other global is refused with
 :class:`UnsafeCheckpointError`, naming the file and the global; loading it
-anyway is an explicit per-call opt-in (``allow_unsafe=True``), never a
-process-wide setting.
+anyway is an explicit opt-in for that file: ``allow_unsafe=True`` for one
+call, or :func:`trusted_checkpoints` around code (a Runner) that loads it;
+never a process-wide setting.
 """
+import contextlib
 import os.path as osp
 import pickle
 import re
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -33,6 +35,10 @@ _HISTORY_STATISTICS = ('min', 'max', 'current', 'mean')
 # torch's own advice around an unpickler error, left out of our messages.
 _TORCH_ADVICE = ('Weights only load failed', 'Please file an issue',
                  'Check the documentation', 'In PyTorch 2.6')
+
+
+# Real paths of the files that :func:`trusted_checkpoints` opened up.
+_TRUSTED: Dict[str, int] = {}
 
 
 class UnsafeCheckpointError(RuntimeError):
@@ -100,6 +106,35 @@ def checkpoint_safe_globals() -> List[object]:
     ] + _numpy_globals()
 
 
+@contextlib.contextmanager
+def trusted_checkpoints(*paths: str) -> Iterator[None]:
+    """Load exactly these files with ``weights_only=False`` for a while.
+
+    For a legacy checkpoint that the safe loader refuses and that a Runner
+    (``load_from``, ``--resume``) or a teacher loads on its own: the opt-in
+    names the files, and ends with the ``with`` block. Any other file still
+    loads safely.
+
+    Args:
+        *paths (str): The trusted checkpoint files. Unpickling them may run
+            any code: only files you made or trust.
+
+    Example:
+        >>> with trusted_checkpoints('legacy.pth'):
+        ...     runner.test()
+    """
+    keys = [osp.realpath(osp.expanduser(p)) for p in paths]
+    for key in keys:
+        _TRUSTED[key] = _TRUSTED.get(key, 0) + 1
+    try:
+        yield
+    finally:
+        for key in keys:
+            _TRUSTED[key] -= 1
+            if not _TRUSTED[key]:
+                del _TRUSTED[key]
+
+
 def _refusal(message: str) -> bool:
     return any(marker in message for marker in _REFUSAL_MARKERS)
 
@@ -126,7 +161,8 @@ def load_checkpoint_file(path: str,
             :func:`torch.load`. Defaults to ``'cpu'``.
         allow_unsafe (bool): Unpickle with ``weights_only=False``: the file
             may then run any code. Only for a file you made or trust.
-            Defaults to False.
+            Defaults to False (unless the file is inside
+            :func:`trusted_checkpoints`).
 
     Returns:
         dict: What the file holds.
@@ -140,6 +176,7 @@ def load_checkpoint_file(path: str,
     path = osp.expanduser(path)
     if not osp.isfile(path):
         raise FileNotFoundError(f'{what}: checkpoint file not found: {path}')
+    allow_unsafe = allow_unsafe or osp.realpath(path) in _TRUSTED
     try:
         if allow_unsafe:
             return torch.load(
@@ -160,9 +197,9 @@ def load_checkpoint_file(path: str,
             f'{what}: refused to load checkpoint {path}: its pickle names '
             f'{culprit}, which mmengine/mmpretrain/mmaction2 checkpoints '
             'never contain, and unpickling it could run arbitrary code. If '
-            'you made this file or trust it, load it with '
-            'allow_unsafe=True (mlfd_mm.checkpoint.load_checkpoint_file)'
-        ) from err
+            'you made this file or trust it, load it with allow_unsafe=True '
+            '(mlfd_mm.checkpoint.load_checkpoint_file) or inside '
+            f'mlfd_mm.checkpoint.trusted_checkpoints({path!r})') from err
     except (RuntimeError, EOFError, OSError, ValueError) as err:
         raise CorruptCheckpointError(
             f'{what}: cannot read checkpoint {path}: it is truncated or not '

@@ -1,6 +1,7 @@
 """mlfd_mm.checkpoint: checkpoints unpickle safely (a payload never runs,
 every legitimate kind loads), mismatches name their keys."""
 import collections
+import os
 import os.path as osp
 
 import numpy as np
@@ -16,7 +17,8 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from conftest import tiny_resnet_cifar, write_payload_checkpoint
 from mlfd_mm.checkpoint import (CorruptCheckpointError, UnsafeCheckpointError,
                                 describe_checkpoint, load_checkpoint_file,
-                                load_state_dict_strict, state_dict_of)
+                                load_state_dict_strict, state_dict_of,
+                                trusted_checkpoints)
 
 # ---------------------------------------------------------------------------
 # a payload is refused everywhere, without running
@@ -77,6 +79,23 @@ def test_frozen_and_joint_teacher_refuse_payload(tmp_path, evil):
             dict(config=tiny_resnet_cifar(), checkpoint=path, name='evil')
         ], num_classes=[10])
     _assert_refused(err, path, marker)
+
+
+def test_trusted_checkpoints_opens_up_only_the_named_file(tmp_path):
+    marker = tmp_path / 'payload-ran'
+    trusted = write_payload_checkpoint(tmp_path / 'trusted.pth', marker)
+    other = write_payload_checkpoint(tmp_path / 'other.pth', marker)
+    with trusted_checkpoints(trusted):
+        with pytest.raises(UnsafeCheckpointError, match='other.pth'):
+            CheckpointLoader.load_checkpoint(other)
+        assert not osp.exists(marker)
+        CheckpointLoader.load_checkpoint(trusted)
+        assert osp.exists(marker)
+    os.remove(marker)
+    # The opt-in ended with the block.
+    with pytest.raises(UnsafeCheckpointError, match='trusted_checkpoints'):
+        load_checkpoint_file(trusted, 'checkpoint')
+    assert not osp.exists(marker)
 
 
 def test_frozen_teacher_loads_a_legacy_file_only_when_told(tmp_path):
