@@ -11,13 +11,14 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
 from mmpretrain.structures import DataSample
 
-from conftest import REPO
+from conftest import (REPO, save_teacher_checkpoint, tiny_resnet,
+                      tiny_resnet_cifar, write_image_folder)
 from mlfd_mm.apis.export import export_student
 from mlfd_mm.config import auto_checkpoint
 from mlfd_mm.models.distillers import AMTMLDistiller
 from mlfd_mm.models.losses import KDLoss, RKDLoss
-from test_mlfd_distiller import (MEAN, STD, _randomise_bn, make_image_folder,
-                                 tiny_resnet, tiny_resnet_cifar)
+
+MEAN, STD = [120., 110., 100.], [60., 61., 62.]
 
 # Student: ResNet-18 with 4/8/16/32 channels at 8/4/2/1 px (32 px input).
 # Teachers: 'cifar' 4/8/16/32 channels at 32/16/8/4 px; 'wide' 8/16/32/64
@@ -28,30 +29,25 @@ HINTS = dict(
     narrow=dict(teacher_stage=3, student_stage=3))
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    # Two shared cores: extra intra-op threads only contend.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _in_repo(path):
     """A config's path, relative to the repository root or absolute (with
     '..' from the config's own directory), as one absolute path."""
     return osp.normpath(osp.join(REPO, path))
 
 
+def narrow_resnet(num_classes):
+    """The student's architecture, without a mean/std of its own; its
+    out_indices are explicit, so that an export can be seen to keep them."""
+    model = tiny_resnet(num_classes, base_channels=4, mean_std=None)
+    model['backbone']['out_indices'] = (3, )
+    return model
+
+
 def save_teacher(root, name, cfg, seed):
-    torch.manual_seed(seed)
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        model = MODELS.build(cfg)
-    _randomise_bn(model)
-    with torch.no_grad():
-        model.head.fc.weight.normal_(0, 0.5)  # confident, distinct logits
     path = osp.join(str(root), f'{name}.pth')
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    state = save_teacher_checkpoint(cfg, path, seed)
+    state['head.fc.weight'].normal_(0, 0.5)  # confident, distinct logits
+    torch.save({'state_dict': state, 'meta': {}}, path)
     return dict(name=name, config=cfg, checkpoint=path)
 
 
@@ -60,14 +56,14 @@ def teachers(tmp_path_factory):
     root = tmp_path_factory.mktemp('teachers')
     return [
         save_teacher(root, 'cifar', tiny_resnet_cifar(5), 0),
-        save_teacher(root, 'wide', tiny_resnet(5, base=8,
-                                               mean_std=(100., 70.)), 1),
-        save_teacher(root, 'narrow', tiny_resnet(5, base=4), 2),
+        save_teacher(root, 'wide', tiny_resnet(5, mean_std=([100.] * 3,
+                                                         [70.] * 3)), 1),
+        save_teacher(root, 'narrow', narrow_resnet(5), 2),
     ]
 
 
 def build(teachers, **kwargs):
-    kwargs.setdefault('student', tiny_resnet(5, base=4))
+    kwargs.setdefault('student', narrow_resnet(5))
     kwargs.setdefault('hints', HINTS)
     kwargs.setdefault('data_preprocessor', dict(mean=MEAN, std=STD))
     torch.manual_seed(0)
@@ -330,7 +326,7 @@ def test_soft_targets_need_one_label_space(teachers, tmp_path, batch):
 
     with pytest.raises(ValueError, match='student head has 7 classes but '
                        'the teachers have 5'):
-        build(teachers, student=tiny_resnet(7, base=4))
+        build(teachers, student=narrow_resnet(7))
 
 
 # ----------------------------------------------------------------------
@@ -341,7 +337,7 @@ def test_student_is_stock_and_exports(teachers, batch, tmp_path):
     tools/export_student.py turns an AMTML checkpoint into a stock model
     with the same logits."""
     inputs, samples, _ = batch
-    student_cfg = tiny_resnet(5, base=4)
+    student_cfg = narrow_resnet(5)
     config = dict(
         default_scope='mmpretrain',
         model=dict(type='AMTMLDistiller', student=student_cfg,
@@ -385,7 +381,7 @@ def test_student_is_stock_and_exports(teachers, batch, tmp_path):
 
 def test_runner_trains_weights_and_logs_them(teachers, tmp_path):
     from mmengine.runner import Runner
-    data_root = make_image_folder(tmp_path / 'data')
+    data_root = write_image_folder(tmp_path / 'data', 5, 2, seed=0)
     pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
     loader = dict(
         batch_size=4, num_workers=0,
@@ -394,7 +390,7 @@ def test_runner_trains_weights_and_logs_them(teachers, tmp_path):
         sampler=dict(type='DefaultSampler', shuffle=False))
     cfg = Config(dict(
         default_scope='mmpretrain', work_dir=str(tmp_path / 'work'),
-        model=dict(type='AMTMLDistiller', student=tiny_resnet(5, base=4),
+        model=dict(type='AMTMLDistiller', student=narrow_resnet(5),
                    teachers=teachers, hints=HINTS),
         data_preprocessor=dict(num_classes=5, mean=MEAN, std=STD),
         train_dataloader=loader, val_dataloader=loader,
@@ -448,10 +444,9 @@ def test_fashion_teacher_configs(stem, backbone):
                                                                          10)
 
 
-def _build_from_config(stem, monkeypatch):
-    monkeypatch.chdir(REPO)  # config paths are relative to the repo root
+def _build_from_config(stem):
     path = stem if stem.startswith('configs/') else f'configs/amtml/{stem}.py'
-    cfg = Config.fromfile(path)
+    cfg = Config.fromfile(_in_repo(path))
     model_cfg = cfg.model.to_dict()
     for spec in model_cfg['teachers']:
         spec['checkpoint'] = None  # random teachers: no stage-1 runs here
@@ -466,8 +461,8 @@ def _build_from_config(stem, monkeypatch):
     ('amtml_fashion_tinynet_equal', False, 3),
     ('mtkd_fashion_tinynet_vanilla', False, 0),
 ])
-def test_fashion_amtml_configs(stem, adaptive, num_hints, monkeypatch):
-    cfg, distiller = _build_from_config(stem, monkeypatch)
+def test_fashion_amtml_configs(stem, adaptive, num_hints):
+    cfg, distiller = _build_from_config(stem)
     assert isinstance(distiller, AMTMLDistiller)
     assert distiller.teacher_names == ['resnet18', 'tinynet', 'seresnext']
     # checkpoint='auto': each teacher's tools/train.py run
@@ -493,7 +488,7 @@ def test_fashion_amtml_configs(stem, adaptive, num_hints, monkeypatch):
     assert all(torch.isfinite(v) for v in losses.values())
 
     # the student is the stock fashion TinyNet-E
-    teacher_cfg = Config.fromfile(cfg.model.student)
+    teacher_cfg = Config.fromfile(_in_repo(cfg.model.student))
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         stock = MODELS.build(teacher_cfg.model)
     stock.load_state_dict(distiller.student.state_dict(), strict=True)
@@ -503,10 +498,10 @@ def test_fashion_amtml_configs(stem, adaptive, num_hints, monkeypatch):
     ('configs/baselines/kd_fashion_tinynet_own.py', 'tinynet'),
     ('configs/baselines/kd_fashion_tinynet_deeper.py', 'seresnext'),
 ])
-def test_single_teacher_kd_configs(config, teacher, monkeypatch):
+def test_single_teacher_kd_configs(config, teacher):
     """Single-dataset KD: one teacher, weight 1, only the soft-target and CE
     terms, with the MLFD students' weights (0.6 KD at T = 2, 1.0 CE)."""
-    cfg, distiller = _build_from_config(config, monkeypatch)
+    cfg, distiller = _build_from_config(config)
     assert distiller.teacher_names == [teacher]
     assert len(distiller.connectors) == 0
     torch.manual_seed(0)
@@ -525,17 +520,16 @@ def test_single_teacher_kd_configs(config, teacher, monkeypatch):
     assert torch.equal(weights, torch.ones(2, 1))
 
 
-def test_fashion_mlfd_comparison_configs(monkeypatch):
+def test_fashion_mlfd_comparison_configs():
     """The MLFD counterpart: a same-dataset joint teacher of the three
     fashion teachers, and its TinyNet-E student."""
-    monkeypatch.chdir(REPO)
-    joint = Config.fromfile(
-        'configs/amtml/joint_fashion_same_dataset.py').model.to_dict()
+    joint = Config.fromfile(_in_repo(
+        'configs/amtml/joint_fashion_same_dataset.py')).model.to_dict()
     assert [t['name'] for t in joint['teachers']] == [
         'resnet18', 'tinynet', 'seresnext']
     for spec in joint['teachers']:
         spec['checkpoint'] = None
-    cfg = Config.fromfile('configs/amtml/mlfd_fashion_tinynet.py')
+    cfg = Config.fromfile(_in_repo('configs/amtml/mlfd_fashion_tinynet.py'))
     assert _in_repo(cfg.model.teacher.config) == \
         _in_repo('configs/amtml/joint_fashion_same_dataset.py')
     model_cfg = cfg.model.to_dict()

@@ -1,56 +1,30 @@
 """MLFDDistiller on a real JointTeacher of two tiny random teachers."""
 import copy
-import os
 import os.path as osp
 
 import mlfd_mm  # noqa: F401  (compat fixes before torchvision)
-import cv2
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
 from mmpretrain.structures import DataSample
 
-import mlfd_mm.models.distillers  # noqa: F401  (registers MLFDDistiller)
+from conftest import (REPO, save_teacher_checkpoint, tiny_resnet,
+                      tiny_resnet_cifar, write_image_folder)
 from mlfd_mm.models.distillers import MLFDDistiller
 from mlfd_mm.models.losses import KDLoss
 
 MEAN, STD = [120., 110., 100.], [60., 61., 62.]
 
 
-def tiny_resnet_cifar(num_classes):
-    """ResNet_CIFAR-18: 4/8/16/32 channels at 32/16/8/4 px for 32 px in."""
-    return dict(
-        type='ImageClassifier', _scope_='mmpretrain',
-        backbone=dict(type='ResNet_CIFAR', depth=18, stem_channels=8,
-                      base_channels=4),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=num_classes,
-                  in_channels=32))
-
-
-def tiny_resnet(num_classes, base=8, mean_std=None):
-    """ResNet-18: base*(1/2/4/8) channels at 8/4/2/1 px for 32 px in."""
-    model = dict(
-        type='ImageClassifier', _scope_='mmpretrain',
-        backbone=dict(type='ResNet', depth=18, stem_channels=base,
-                      base_channels=base, out_indices=(3, )),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=num_classes,
-                  in_channels=8 * base,
-                  loss=dict(type='CrossEntropyLoss', loss_weight=1.0)))
-    if mean_std:
-        model['data_preprocessor'] = dict(mean=[mean_std[0]] * 3,
-                                          std=[mean_std[1]] * 3)
+def narrow_resnet(num_classes):
+    """ResNet-18, 4/8/16/32 channels at 8/4/2/1 px for 32 px input, without
+    a mean/std of its own; its out_indices are explicit, so that a test can
+    see the distiller keep them."""
+    model = tiny_resnet(num_classes, base_channels=4, mean_std=None)
+    model['backbone']['out_indices'] = (3, )
     return model
-
-
-def _randomise_bn(model):
-    for module in model.modules():
-        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 2)
 
 
 def make_joint_teacher(root):
@@ -64,56 +38,33 @@ def make_joint_teacher(root):
     teachers = []
     for seed, (name, cfg) in enumerate(
         (('digits', tiny_resnet_cifar(3)),
-         ('shapes', tiny_resnet(5, mean_std=(100., 70.))))):
-        torch.manual_seed(seed)
-        with DefaultScope.overwrite_default_scope('mmpretrain'):
-            model = MODELS.build(cfg)
-        _randomise_bn(model)
+         ('shapes', tiny_resnet(5, mean_std=([100.] * 3, [70.] * 3))))):
         path = osp.join(str(root), f'{name}.pth')
-        torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+        save_teacher_checkpoint(cfg, path, seed)
         teachers.append(dict(name=name, config=cfg, checkpoint=path))
     joint_cfg = dict(type='JointTeacher', teachers=teachers, levels='L3',
                      fusion=dict(type='ConcatFusionNeck', width=8))
-    torch.manual_seed(10)
-    joint = MODELS.build(copy.deepcopy(joint_cfg))
-    _randomise_bn(joint)
-    with torch.no_grad():
-        for param in joint.head.parameters():
-            param.normal_(0, 0.5)  # confident logits: KD is informative
     checkpoint = osp.join(str(root), 'joint.pth')
-    torch.save({'state_dict': joint.state_dict(), 'meta': {}}, checkpoint)
+    state = save_teacher_checkpoint(copy.deepcopy(joint_cfg), checkpoint, 10)
+    for key, value in state.items():
+        if key.startswith('head.'):
+            value.normal_(0, 0.5)  # confident logits: KD is informative
+    torch.save({'state_dict': state, 'meta': {}}, checkpoint)
     return dict(config=joint_cfg, checkpoint=checkpoint)
 
 
-def make_image_folder(root, num_classes=5, per_class=2, size=32, seed=0):
-    """A CustomDataset folder of random RGB images, one sub-folder per
-    class."""
-    rng = np.random.default_rng(seed)
-    for k in range(num_classes):
-        folder = osp.join(str(root), f'class{k}')
-        os.makedirs(folder, exist_ok=True)
-        for i in range(per_class):
-            image = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
-            cv2.imwrite(osp.join(folder, f'{i}.png'), image)
-    return str(root)
+def make_image_folder(root):
+    """Five classes of two random 32 px images under ``root`` (a Path)."""
+    return write_image_folder(root, 5, 2, seed=0)
 
 
 def build_distiller(teacher, **kwargs):
-    kwargs.setdefault('student', tiny_resnet(5, base=4))
+    kwargs.setdefault('student', narrow_resnet(5))
     kwargs.setdefault('dataset', 'shapes')
     kwargs.setdefault('data_preprocessor', dict(mean=MEAN, std=STD))
     torch.manual_seed(0)
     return MODELS.build(dict(type='MLFDDistiller', teacher=teacher,
                              **kwargs))
-
-
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    # Two shared cores: extra intra-op threads only contend (10x slower).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='module')
@@ -314,7 +265,7 @@ def test_student_is_the_stock_classifier(teacher, batch):
     """The student's data flow equals the stock model's (original
     out_indices) on the normalised input, and its keys are stock keys."""
     inputs, samples, _ = batch
-    student_cfg = tiny_resnet(5, base=4)
+    student_cfg = narrow_resnet(5)
     distiller = build_distiller(teacher, student=student_cfg, distill=PAIRS)
     assert distiller.student.backbone.out_indices == (0, 2, 3)
     with DefaultScope.overwrite_default_scope('mmpretrain'):
@@ -340,7 +291,7 @@ def test_student_is_the_stock_classifier(teacher, batch):
 
 def test_student_config_preprocessor_overrides_dataset_one(teacher, batch):
     inputs, _, _ = batch
-    student = tiny_resnet(5, base=4)
+    student = narrow_resnet(5)
     student['data_preprocessor'] = dict(mean=[0.] * 3, std=[255.] * 3,
                                         to_rgb=True)
     distiller = build_distiller(teacher, student=student)
@@ -356,8 +307,7 @@ def test_student_config_preprocessor_overrides_dataset_one(teacher, batch):
 def test_student_from_a_stage1_config_file(teacher, tmp_path):
     """A student given as the dataset's teacher config file: its model
     (fresh) and its top-level data_preprocessor."""
-    from mmengine.config import Config
-    model = tiny_resnet(5, base=4)
+    model = narrow_resnet(5)
     path = str(tmp_path / 'stage1_shapes.py')
     Config(dict(model=model, default_scope='mmpretrain',
                 data_preprocessor=dict(mean=[1., 2., 3.],
@@ -423,9 +373,9 @@ def test_cross_dataset_student_gets_features_and_ce_only(teacher, batch):
     classes here, against its 3 and 5). No joint head, so no KD: the
     distiller says so unless kd is 0, and then trains on features and CE."""
     with pytest.raises(ValueError, match=r"loss_weights.kd=0.*\(got 0.6\)"):
-        build_distiller(teacher, dataset=None, student=tiny_resnet(7, base=4))
+        build_distiller(teacher, dataset=None, student=narrow_resnet(7))
     distiller = build_distiller(
-        teacher, dataset=None, student=tiny_resnet(7, base=4),
+        teacher, dataset=None, student=narrow_resnet(7),
         loss_weights=dict(kd=0., feature=1., ce=1.))
     assert distiller.dataset_index is None
     inputs, samples, _ = batch
@@ -463,7 +413,7 @@ def test_mismatched_teacher_checkpoint(teacher, tmp_path):
 
 def test_class_count_mismatch(teacher):
     with pytest.raises(ValueError, match="'shapes' has 5"):
-        build_distiller(teacher, student=tiny_resnet(7, base=4))
+        build_distiller(teacher, student=narrow_resnet(7))
 
 
 def test_joint_checkpoint_suffices_without_stage1_files(teacher, tmp_path,
@@ -496,7 +446,7 @@ def distiller_config(teacher, data_root, work_dir, max_epochs=2):
     return dict(
         default_scope='mmpretrain',
         work_dir=str(work_dir),
-        model=dict(type='MLFDDistiller', student=tiny_resnet(5, base=4),
+        model=dict(type='MLFDDistiller', student=narrow_resnet(5),
                    teacher=teacher, dataset='shapes', distill=PAIRS),
         data_preprocessor=dict(num_classes=5, mean=MEAN, std=STD,
                                to_rgb=True),
@@ -517,7 +467,6 @@ def distiller_config(teacher, data_root, work_dir, max_epochs=2):
 
 
 def test_runner_trains_validates_and_reports_teacher(teacher, tmp_path):
-    from mmengine.config import Config
     from mmengine.runner import Runner
     data_root = make_image_folder(tmp_path / 'data')
     cfg = Config(distiller_config(teacher, data_root, tmp_path / 'work'))
@@ -558,30 +507,47 @@ def test_runner_trains_validates_and_reports_teacher(teacher, tmp_path):
 # ----------------------------------------------------------------------
 # the offline student configs
 # ----------------------------------------------------------------------
+def _in_repo(path):
+    """A config's path, relative to the repository root or absolute (with
+    '..' from the config's own directory), as one absolute path."""
+    return osp.normpath(osp.join(REPO, path))
+
+
+def _random_joint(config):
+    """The joint teacher of a joint config, without stage-1 checkpoints
+    (random teachers: no stage-1 runs here)."""
+    joint = Config.fromfile(_in_repo(config)).model.to_dict()
+    for spec in joint['teachers']:
+        spec['checkpoint'] = None
+    return joint
+
+
+def _student_from_config(path, joint=None):
+    """A student config (path in the repository) and its distiller, taught
+    by ``joint`` (a JointTeacher model config) or by its own joint config's
+    teacher, with random weights either way."""
+    cfg = Config.fromfile(_in_repo(path))
+    model_cfg = cfg.model.to_dict()
+    model_cfg['teacher'] = dict(
+        config=joint or _random_joint(cfg.model.teacher.config),
+        checkpoint=None)
+    model_cfg['data_preprocessor'] = cfg.data_preprocessor.to_dict()
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return cfg, MODELS.build(model_cfg)
+
+
 @pytest.mark.parametrize('config,name,pairs', [
     ('student_offline_mnist', 'mnist', [(1, 0), (2, 1), (3, 2)]),
     ('student_offline_fashion', 'fashion', [(2, 0), (3, 1), (4, 2)]),
     ('student_offline_animals', 'animals', [(1, 0), (2, 1), (3, 2)]),
     ('student_offline_mnist_unlabeled', 'mnist', [(1, 0), (2, 1), (3, 2)]),
 ])
-def test_offline_student_configs(config, name, pairs, monkeypatch):
+def test_offline_student_configs(config, name, pairs):
     """Each offline student config builds (random joint teacher), trains a
     step, and its student is the stock model of the dataset's teacher
     config."""
-    from mmengine.config import Config
-
-    from conftest import REPO
-    monkeypatch.chdir(REPO)  # config paths are relative to the repo root
-    cfg = Config.fromfile(f'configs/mlfd/{config}.py')
+    cfg, distiller = _student_from_config(f'configs/mlfd/{config}.py')
     assert cfg.model.dataset == name
-    joint = Config.fromfile(cfg.model.teacher.config).model.to_dict()
-    for spec in joint['teachers']:
-        spec['checkpoint'] = None  # random teachers: no stage-1 runs here
-    model_cfg = cfg.model.to_dict()
-    model_cfg['teacher'] = dict(config=joint, checkpoint=None)
-    model_cfg['data_preprocessor'] = cfg.data_preprocessor.to_dict()
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        distiller = MODELS.build(model_cfg)
     assert distiller.pairs == pairs
     assert distiller.dataset_name == name
 
@@ -596,7 +562,7 @@ def test_offline_student_configs(config, name, pairs, monkeypatch):
     assert len([k for k in losses if k.startswith('loss_feature')]) == 3
     assert all(torch.isfinite(v) for v in losses.values())
 
-    teacher_cfg = Config.fromfile(cfg.model.student)
+    teacher_cfg = Config.fromfile(_in_repo(cfg.model.student))
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         stock = MODELS.build(teacher_cfg.model)
     stock.load_state_dict(distiller.student.state_dict(), strict=True)
@@ -610,23 +576,12 @@ def test_offline_student_configs(config, name, pairs, monkeypatch):
                               atol=1e-5)
 
 
-def test_cross_dataset_digits_config(monkeypatch):
+def test_cross_dataset_digits_config():
     """configs/mlfd/student_offline_digits_cross.py builds against the
     offline joint teacher (random weights), which has no digits head: CE and
     three feature terms, no KD; its pipeline reuses the offline stages."""
-    from mmengine.config import Config
-
-    from conftest import REPO
-    monkeypatch.chdir(REPO)
-    cfg = Config.fromfile('configs/mlfd/student_offline_digits_cross.py')
-    joint = Config.fromfile(cfg.model.teacher.config).model.to_dict()
-    for spec in joint['teachers']:
-        spec['checkpoint'] = None
-    model_cfg = cfg.model.to_dict()
-    model_cfg['teacher'] = dict(config=joint, checkpoint=None)
-    model_cfg['data_preprocessor'] = cfg.data_preprocessor.to_dict()
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        distiller = MODELS.build(model_cfg)
+    _, distiller = _student_from_config(
+        'configs/mlfd/student_offline_digits_cross.py')
     assert distiller.dataset_index is None
     assert 'digits' not in distiller.teacher.dataset_names
     torch.manual_seed(0)
@@ -634,38 +589,28 @@ def test_cross_dataset_digits_config(monkeypatch):
     losses = distiller(torch.rand(2, 3, 32, 32) * 255, samples, mode='loss')
     assert 'loss_kd' not in losses and 'loss_ce' in losses
     assert len([k for k in losses if k.startswith('loss_feature')]) == 3
-    pipe = Config.fromfile('configs/pipelines/offline_cross_dataset.py')
-    # relative to the repository root or absolute, as config paths may be
-    assert osp.abspath(pipe.stages_of) == osp.join(
-        REPO, 'configs/pipelines/offline.py')
+    pipe = Config.fromfile(
+        _in_repo('configs/pipelines/offline_cross_dataset.py'))
+    assert _in_repo(pipe.stages_of) == _in_repo(
+        'configs/pipelines/offline.py')
     assert list(pipe.students) == ['digits']
     assert 'digits' in pipe.teachers
 
 
 @pytest.mark.parametrize('level', [1, 2, 4])
-def test_offline_level_ablation_configs(level, monkeypatch):
+def test_offline_level_ablation_configs(level):
     """Each level-ablation pipeline: a joint teacher at L<k> and 'auto'
     students that distil all k levels, deepest student stage with the
     deepest level; the stage-1 teachers are shared with the offline run."""
-    from mmengine.config import Config
-
-    from conftest import REPO
-    monkeypatch.chdir(REPO)
-    pipe = Config.fromfile(f'configs/pipelines/offline_levels_L{level}.py')
-    assert osp.abspath(pipe.stages_of) == osp.join(
-        REPO, 'configs/pipelines/offline.py')
-    assert pipe.teachers == Config.fromfile(pipe.stages_of).teachers
-    joint = Config.fromfile(pipe.joint_teacher).model.to_dict()
+    pipe = Config.fromfile(
+        _in_repo(f'configs/pipelines/offline_levels_L{level}.py'))
+    assert _in_repo(pipe.stages_of) == _in_repo(
+        'configs/pipelines/offline.py')
+    assert pipe.teachers == Config.fromfile(_in_repo(pipe.stages_of)).teachers
+    joint = _random_joint(pipe.joint_teacher)
     assert joint['levels'] == f'L{level}'
-    for spec in joint['teachers']:
-        spec['checkpoint'] = None
     for name, path in pipe.students.items():
-        cfg = Config.fromfile(path)
-        model_cfg = cfg.model.to_dict()
-        model_cfg['teacher'] = dict(config=joint, checkpoint=None)
-        model_cfg['data_preprocessor'] = cfg.data_preprocessor.to_dict()
-        with DefaultScope.overwrite_default_scope('mmpretrain'):
-            distiller = MODELS.build(model_cfg)
+        _, distiller = _student_from_config(path, joint)
         assert distiller.dataset_name == name
         assert [lvl for _, lvl in distiller.pairs] == list(range(level))
         stages = [s for s, _ in distiller.pairs]
