@@ -7,6 +7,11 @@ offline ones are trained for real elsewhere). Stage-1 checkpoints don't exist
 here: each teacher's stage-1 model is built from its config with random
 weights and saved once per session, and the joint configs point at those
 files. The models run at 64 px (the paper's 224 px is slow on a shared CPU).
+
+A joint config names each teacher once; its loaders are completed from the
+teachers (:func:`mlfd_mm.config.complete_joint_loaders`), as the tools do
+after loading it. The last tests check that completion, ``checkpoint='auto'``
+and that the configs resolve from another working directory.
 """
 import copy
 from pathlib import Path
@@ -19,11 +24,19 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
 from mmpretrain.structures import DataSample
 
+from mlfd_mm.config import (auto_checkpoint, complete_config,
+                            complete_joint_loaders, resolve_auto_checkpoints)
+
 REPO = Path(__file__).resolve().parents[1]
 BUILT_TYPES = ('JointTeacher', 'SharedBackboneClassifier')
 SPLITS = {'train_dataloader': 'train', 'val_dataloader': 'val',
           'test_dataloader': 'test'}
 INPUT_SIZE = 64
+
+
+def _load(path):
+    """A config as the tools see it: loaded, its loaders completed."""
+    return complete_joint_loaders(Config.fromfile(str(path)))
 
 
 def _find_configs():
@@ -103,8 +116,7 @@ def _levels_wanted(levels):
 def _dataset_classes(entry):
     """Classes of a dataset entry ``dict(config=..., split=...)``, from its
     stage-1 config."""
-    cfg = Config.fromfile(str(REPO / entry['config']))
-    return cfg.model.head.num_classes
+    return Config.fromfile(entry['config']).model.head.num_classes
 
 
 @pytest.fixture(autouse=True, scope='module')
@@ -126,7 +138,7 @@ def random_checkpoints(tmp_path_factory):
     def get(config):
         if config not in saved:
             torch.manual_seed(len(saved))
-            cfg = Config.fromfile(str(REPO / config))
+            cfg = Config.fromfile(config)
             with DefaultScope.overwrite_default_scope('mmpretrain'):
                 model = MODELS.build(cfg.model)
             path = root / f'{_stem(config)}.pth'
@@ -140,7 +152,7 @@ def random_checkpoints(tmp_path_factory):
 
 def build_from_config(path, random_checkpoints):
     """The config's model, with random stage-1 checkpoints and 64 px probes."""
-    cfg = Config.fromfile(str(path))
+    cfg = _load(path)
     model_cfg = copy.deepcopy(cfg.model.to_dict())
     for teacher in model_cfg.get('teachers', []):
         teacher['checkpoint'] = random_checkpoints(teacher['config'])
@@ -217,17 +229,22 @@ def test_model_runs(path, random_checkpoints):
 
 @pytest.mark.parametrize('path', JOINT_CONFIGS, ids=_stem)
 def test_teachers_are_the_papers(path):
-    cfg = Config.fromfile(str(path))
+    cfg = _load(path)
     teachers = cfg.model.teachers
     configs = [_stem(t.config) for t in teachers]
     expected = PAPER_TEACHERS.get(path.stem.split('_L')[0])
     if expected is not None:
         assert configs == expected
     for teacher in teachers:
-        assert (REPO / teacher.config).is_file(), teacher.config
-        # Each teacher loads its own stage-1 run's checkpoint.
-        assert teacher.checkpoint == (
-            f'work_dirs/{_stem(teacher.config)}/best.pth'), teacher.name
+        # Named relative to the joint config, found from any directory.
+        assert Path(teacher.config).is_absolute(), teacher.config
+        assert Path(teacher.config).is_file(), teacher.config
+        # Each teacher loads its own stage-1 run's checkpoint: without a
+        # pipeline_dir, where tools/train.py links it.
+        assert teacher.checkpoint == 'auto', teacher.name
+        assert cfg.get('pipeline_dir') is None
+        assert auto_checkpoint(teacher.config, f'teachers/{teacher.name}') \
+            == f'work_dirs/{_stem(teacher.config)}/best.pth'
     assert len({t.name for t in teachers}) == len(teachers)
 
 
@@ -235,7 +252,7 @@ def test_teachers_are_the_papers(path):
 def test_dataloaders_match_model(path):
     """The three loaders name the model's datasets in head order, on the
     train/val/test splits of the teachers' own dataset configs."""
-    cfg = Config.fromfile(str(path))
+    cfg = _load(path)
     model = cfg.model
     teachers = model.get('teachers', [])
     names = model.get('dataset_names') or [t.name for t in teachers]
@@ -259,11 +276,11 @@ def test_dataloaders_match_model(path):
         assert dataset_configs == [t.config for t in teachers]
     elif teachers:
         # Every teacher was trained on one of the datasets.
-        own = [Config.fromfile(str(REPO / c)).train_dataloader.dataset
+        own = [Config.fromfile(c).train_dataloader.dataset
                for c in dataset_configs]
         for teacher in teachers:
             trained_on = Config.fromfile(
-                str(REPO / teacher.config)).train_dataloader.dataset
+                teacher.config).train_dataloader.dataset
             assert trained_on in own, teacher.name
 
 
@@ -273,10 +290,181 @@ def test_level_ablations_change_only_levels(levels):
     that the built model then has k joint levels)."""
     path = REPO / 'configs' / 'mlfd' / 'ablations' / f'joint_t1_L{levels}.py'
     assert path in CONFIGS
-    ablation = Config.fromfile(str(path))
-    base = Config.fromfile(str(REPO / 'configs' / 'mlfd' / 'joint_t1.py'))
+    ablation = _load(path)
+    base = _load(REPO / 'configs' / 'mlfd' / 'joint_t1.py')
     assert ablation.model.levels == f'L{levels}'
     assert dict(ablation.model, levels=None) == dict(base.model, levels=None)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader',
                 'optim_wrapper', 'param_scheduler', 'train_cfg'):
         assert ablation[key] == base[key], key
+
+
+# ---------------------------------------------------------------------------
+# Completion, checkpoint='auto' and paths that work from anywhere
+# ---------------------------------------------------------------------------
+MLFD = REPO / 'configs' / 'mlfd'
+TEACHER_DIR = REPO / 'configs' / 'teachers'
+OFFLINE = dict(mnist='offline_mnist_resnet18',
+               fashion='offline_fashion_tinynet',
+               animals='offline_animals_seresnext')
+
+
+def _same_path(a, b):
+    return Path(a).resolve() == Path(b).resolve()
+
+
+def test_joint_offline_loaders_are_the_former_comprehension():
+    """What the three-loader comprehension of joint_offline.py used to
+    write: one dataset per teacher, in order, each split its own."""
+    cfg = _load(MLFD / 'joint_offline.py')
+    for key, split in SPLITS.items():
+        dataset = cfg[key].dataset.to_dict()
+        configs = [d.pop('config') for d in dataset['datasets']]
+        assert dataset == dict(
+            type='MultiDatasetWrapper', names=list(OFFLINE),
+            datasets=[dict(split=split)] * 3), key
+        assert all(_same_path(c, TEACHER_DIR / f'{stem}.py')
+                   for c, stem in zip(configs, OFFLINE.values())), configs
+    assert (cfg.train_dataloader.batch_size, cfg.val_dataloader.batch_size,
+            cfg.test_dataloader.batch_size) == (64, 256, 256)
+
+
+def test_wrapped_loaders_are_completed_inside():
+    """joint_offline_cached wraps the (empty) loaders of joint_offline in
+    CachedFeatureDataset; the wrapper inside gets the teachers' datasets."""
+    cfg = _load(MLFD / 'joint_offline_cached.py')
+    for key, split in SPLITS.items():
+        outer = cfg[key].dataset
+        assert (outer.type, outer.split) == ('CachedFeatureDataset', split)
+        assert list(outer.dataset.names) == list(OFFLINE)
+        assert [d.split for d in outer.dataset.datasets] == [split] * 3
+
+
+@pytest.mark.parametrize('count', [2, 3])
+def test_t3_subsets_keep_the_first_teachers(count):
+    full = _load(MLFD / 'joint_t3.py')
+    subset = _load(MLFD / f'joint_t3_m{count}.py')
+    assert subset.model.teachers == full.model.teachers[:count]
+    names = [t.name for t in full.model.teachers[:count]]
+    for key in SPLITS:
+        assert list(subset[key].dataset.names) == names
+        assert subset[key].batch_size == full[key].batch_size
+    assert dict(subset.model, teachers=None) == dict(full.model,
+                                                     teachers=None)
+
+
+def test_joint_datasets_name_the_loaders_when_not_the_teachers():
+    cfg = _load(REPO / 'configs' / 'amtml' / 'joint_fashion_same_dataset.py')
+    assert 'joint_datasets' not in cfg  # used, then removed
+    assert len(cfg.model.teachers) == 3
+    for key, split in SPLITS.items():
+        dataset = cfg[key].dataset
+        assert list(dataset.names) == ['fashion']
+        assert [d.split for d in dataset.datasets] == [split]
+        assert _same_path(dataset.datasets[0].config,
+                          TEACHER_DIR / 'offline_fashion_tinynet.py')
+
+
+def test_completion_keeps_explicit_loaders_and_is_idempotent():
+    once = _load(MLFD / 'joint_offline.py')
+    twice = complete_joint_loaders(Config(once.to_dict()))
+    assert twice.to_dict() == once.to_dict()
+    # A loader that lists its datasets is left alone.
+    cfg = Config.fromfile(str(MLFD / 'student_offline_mnist_unlabeled.py'))
+    before = cfg.train_dataloader.to_dict()
+    complete_joint_loaders(cfg)
+    assert cfg.train_dataloader.to_dict() == before
+
+
+def _touch(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b'')
+    return path
+
+
+def test_auto_checkpoints_follow_the_pipeline_layout(tmp_path):
+    run = tmp_path / 'offline' / 'seed0'
+    for name in OFFLINE:
+        _touch(run / 'teachers' / name / 'best.pth')
+    _touch(run / 'joint' / 'best.pth')
+    joint = Config.fromfile(str(MLFD / 'joint_offline.py'))
+    # By default the seed-0 run of `make demo` in this repository.
+    assert _same_path(joint.pipeline_dir, REPO / 'work_dirs/offline/seed0')
+    joint.pipeline_dir = str(run)
+    complete_config(joint)
+    assert [t.checkpoint for t in joint.model.teachers] == [
+        str(run / 'teachers' / name / 'best.pth') for name in OFFLINE]
+    student = Config.fromfile(str(MLFD / 'student_offline_mnist.py'))
+    student.pipeline_dir = str(run)
+    complete_config(student)
+    assert student.model.teacher.checkpoint == str(run / 'joint/best.pth')
+
+
+def test_auto_checkpoint_missing_names_the_teacher_and_the_path(tmp_path):
+    cfg = Config.fromfile(str(MLFD / 'joint_offline.py'))
+    cfg.pipeline_dir = str(tmp_path)
+    _touch(tmp_path / 'teachers' / 'mnist' / 'best.pth')
+    looked_for = tmp_path / 'teachers' / 'fashion' / 'best.pth'
+    with pytest.raises(FileNotFoundError) as error:
+        resolve_auto_checkpoints(cfg)
+    assert "teacher 'fashion'" in str(error.value)
+    assert str(looked_for) in str(error.value)
+    # missing='none': the teachers' weights come from elsewhere (a joint
+    # checkpoint)
+    resolve_auto_checkpoints(cfg, missing='none')
+    assert [t.checkpoint for t in cfg.model.teachers] == [
+        str(tmp_path / 'teachers/mnist/best.pth'), None, None]
+
+
+def test_auto_without_pipeline_dir_is_where_train_py_links_it(
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    stems = PAPER_TEACHERS['joint_t1']
+    for stem in stems:
+        _touch(tmp_path / 'work_dirs' / stem / 'best.pth')
+    cfg = complete_config(Config.fromfile(str(MLFD / 'joint_t1.py')))
+    assert [t.checkpoint for t in cfg.model.teachers] == [
+        f'work_dirs/{stem}/best.pth' for stem in stems]
+    student = Config.fromfile(str(MLFD / 'student_action_hmdb51.py'))
+    with pytest.raises(FileNotFoundError,
+                       match='work_dirs/joint_action/best.pth'):
+        complete_config(student)
+
+
+def _config_paths(node):
+    """Every string of a config that names a .py file."""
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _config_paths(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            yield from _config_paths(value)
+    elif isinstance(node, str) and node.endswith('.py'):
+        yield node
+
+
+@pytest.mark.parametrize('path', [
+    'mlfd/joint_offline.py', 'mlfd/student_offline_fashion.py',
+    'mlfd/joint_offline_video.py', 'mlfd/joint_t3_m2.py',
+    'amtml/amtml_fashion_tinynet.py', 'pipelines/offline.py',
+    'pipelines/offline_levels_L1.py', 'pipelines/amtml_fashion_extra.py'])
+def test_config_references_resolve_from_another_directory(
+        path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = _load(REPO / 'configs' / path).to_dict()
+    named = list(_config_paths(cfg))
+    assert named
+    for name in named:
+        assert Path(name).is_absolute() and Path(name).is_file(), name
+
+
+def test_joint_offline_datasets_build_from_another_directory(
+        tmp_path, monkeypatch):
+    if not (REPO / 'data' / 'offline' / 'mnist').is_dir():
+        pytest.skip('offline data not built (make data)')
+    from mmengine.registry import DATASETS
+    monkeypatch.chdir(tmp_path)
+    cfg = _load(MLFD / 'joint_offline.py')
+    wrapper = DATASETS.build(cfg.val_dataloader.dataset)
+    assert wrapper.names == list(OFFLINE)
+    assert all(size > 0 for size in wrapper.dataset_sizes)

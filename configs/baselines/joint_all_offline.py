@@ -8,6 +8,7 @@ _base_ = [
     '../_base_/schedules/offline_cpu.py',
     '../_base_/default_runtime.py'
 ]
+# The loaders' datasets (completed by mlfd_mm.config.complete_joint_loaders)
 joint_datasets = dict(
     mnist='{{fileDirname}}/../teachers/offline_mnist_resnet18.py',
     fashion='{{fileDirname}}/../teachers/offline_fashion_tinynet.py',

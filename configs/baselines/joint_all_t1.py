@@ -7,10 +7,12 @@ _base_ = [
     '../_base_/schedules/paper_sgd_224.py',
     '../_base_/default_runtime.py'
 ]
+# The loaders' datasets (completed by mlfd_mm.config.complete_joint_loaders)
+_teacher_dir = '{{fileDirname}}/../teachers/'
 joint_datasets = dict(
-    cifar100='{{fileDirname}}/../teachers/t1_resnet18_cifar100.py',
-    tiny_imagenet='{{fileDirname}}/../teachers/t1_efficientnet_b0_tiny_imagenet.py',
-    imagenet_sketch='{{fileDirname}}/../teachers/t1_seresnext26d_imagenet_sketch.py',
+    cifar100=_teacher_dir + 't1_resnet18_cifar100.py',
+    tiny_imagenet=_teacher_dir + 't1_efficientnet_b0_tiny_imagenet.py',
+    imagenet_sketch=_teacher_dir + 't1_seresnext26d_imagenet_sketch.py',
 )
 model = dict(
     _delete_=True,

@@ -7,6 +7,8 @@
 _base_ = ['./offline.py']
 name = 'offline_cross_dataset'
 stages_of = '{{fileDirname}}/offline.py'
-teachers = dict(digits='{{fileDirname}}/../teachers/offline_digits_resnet18.py')
+teachers = dict(
+    digits='{{fileDirname}}/../teachers/offline_digits_resnet18.py')
 students = dict(
-    _delete_=True, digits='{{fileDirname}}/../mlfd/student_offline_digits_cross.py')
+    _delete_=True,
+    digits='{{fileDirname}}/../mlfd/student_offline_digits_cross.py')

@@ -5,9 +5,10 @@
 _base_ = ['./offline.py']
 name = 'offline_levels_L4'
 stages_of = '{{fileDirname}}/offline.py'
-joint_teacher = '{{fileDirname}}/../mlfd/ablations/joint_offline_L4.py'
+_ablations = '{{fileDirname}}/../mlfd/ablations/'
+joint_teacher = _ablations + 'joint_offline_L4.py'
 students = dict(
-    mnist='{{fileDirname}}/../mlfd/ablations/student_offline_mnist_auto.py',
-    fashion='{{fileDirname}}/../mlfd/ablations/student_offline_fashion_auto.py',
-    animals='{{fileDirname}}/../mlfd/ablations/student_offline_animals_auto.py',
+    mnist=_ablations + 'student_offline_mnist_auto.py',
+    fashion=_ablations + 'student_offline_fashion_auto.py',
+    animals=_ablations + 'student_offline_animals_auto.py',
 )
