@@ -195,16 +195,13 @@ class FrozenTeacher(nn.Module):
         else:
             out_indices = list(range(num_stages))
         del probe
-        cfg = copy.deepcopy(backbone_cfg)
-        cfg['out_indices'] = tuple(out_indices)
+        cfg = dict(copy.deepcopy(backbone_cfg), out_indices=tuple(out_indices))
         try:
-            backbone = self._build(cfg)
+            return self._build(cfg), out_indices
         except (TypeError, ValueError, AssertionError) as err:
-            raise ValueError(
-                f'teacher {self._name!r}: could not build backbone '
-                f'{cfg.get("type")} with out_indices={tuple(out_indices)}: '
-                f'{err}') from err
-        return backbone, out_indices
+            built = f'{cfg.get("type")} with out_indices={tuple(out_indices)}'
+            raise ValueError(f'teacher {self._name!r}: could not build '
+                             f'backbone {built}: {err}') from err
 
     def _build_head(self, model_cfg: dict, backbone_cfg: dict,
                     out_indices: List[int]):
@@ -222,11 +219,11 @@ class FrozenTeacher(nn.Module):
         stock = [int(i) for i in ([stock] if isinstance(stock, int) else
                                   stock)]
         stock = [i + len(out_indices) if i < 0 else i for i in stock]
-        missing = [i for i in stock if i not in out_indices]
-        if missing:
+        absent = sorted(set(stock).difference(out_indices))
+        if absent:
             raise ValueError(
                 f'teacher {self._name!r}: the head takes backbone stages '
-                f'{missing}, which the backbone does not have (stages '
+                f'{absent}, which the backbone does not have (stages '
                 f'{out_indices})')
         self._head_positions = [out_indices.index(i) for i in stock]
         self._head_key = head_key
