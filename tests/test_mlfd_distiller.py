@@ -432,6 +432,30 @@ def test_joint_checkpoint_suffices_without_stage1_files(teacher, tmp_path,
     assert torch.equal(a, b)
 
 
+def test_joint_config_file_with_auto_teacher_checkpoints(teacher, tmp_path,
+                                                         batch):
+    """A joint config file whose teachers say checkpoint='auto', with no
+    stage-1 run to find: the joint checkpoint gives their weights, and
+    without one the teachers keep random weights (build tests)."""
+    joint = copy.deepcopy(teacher['config'])
+    for spec in joint['teachers']:
+        path = str(tmp_path / f'stage1_{spec["name"]}.py')
+        Config(dict(model=spec['config'], default_scope='mmpretrain')).dump(
+            path)
+        spec.update(config=path, checkpoint='auto')
+    joint_path = str(tmp_path / 'joint.py')
+    Config(dict(model=joint)).dump(joint_path)
+    inputs, _, _ = batch
+    reference = build_distiller(teacher).eval()
+    distiller = build_distiller(dict(teacher, config=joint_path)).eval()
+    with torch.no_grad():
+        expected = reference.teacher(inputs, mode='tensor')['logits']
+        logits = distiller.teacher(inputs, mode='tensor')['logits']
+    assert all(torch.equal(a, b) for a, b in zip(expected, logits))
+    random = build_distiller(dict(config=joint_path, checkpoint=None))
+    assert random.teacher.dataset_names == ['digits', 'shapes']
+
+
 # ----------------------------------------------------------------------
 # a real training run
 # ----------------------------------------------------------------------
