@@ -166,7 +166,7 @@ def auto_checkpoint(config: str,
         ``tools/train.py <config>`` links its best checkpoint).
     """
     if pipeline_dir:
-        return osp.join(pipeline_dir, stage, 'best.pth')
+        return osp.normpath(osp.join(pipeline_dir, stage, 'best.pth'))
     stem = osp.splitext(osp.basename(config))[0]
     return osp.join('work_dirs', stem, 'best.pth')
 
@@ -285,8 +285,11 @@ def complete_joint_loaders(cfg: Config) -> Config:
         if wrapper is None or wrapper.get('datasets'):
             continue
         wrapper['names'] = list(sources)
+        # normpath: '<configs>/mlfd/../teachers/x.py' reads better in
+        # messages as '<configs>/teachers/x.py'
         wrapper['datasets'] = [
-            dict(config=config, split=split) for config in sources.values()
+            dict(config=osp.normpath(config), split=split)
+            for config in sources.values()
         ]
         cfg[key] = loader
     return cfg

@@ -14,6 +14,7 @@ after loading it. The last tests check that completion, ``checkpoint='auto'``
 and that the configs resolve from another working directory.
 """
 import copy
+import os.path as osp
 from pathlib import Path
 
 import mlfd_mm  # noqa: F401  (compat fixes before torchvision is imported)
@@ -273,7 +274,7 @@ def test_dataloaders_match_model(path):
     dataset_configs = entries['train_dataloader']
     if teachers and not model.get('dataset_names'):
         # One dataset per teacher: the teacher's own.
-        assert dataset_configs == [t.config for t in teachers]
+        assert dataset_configs == [osp.normpath(t.config) for t in teachers]
     elif teachers:
         # Every teacher was trained on one of the datasets.
         own = [Config.fromfile(c).train_dataloader.dataset
