@@ -14,7 +14,8 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner, load_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from conftest import tiny_resnet_cifar, write_payload_checkpoint
+from conftest import (PYTHON, REPO, run_tool, tiny_resnet_cifar,
+                      write_payload_checkpoint)
 from mlfd_mm.checkpoint import (CorruptCheckpointError, UnsafeCheckpointError,
                                 describe_checkpoint, load_checkpoint_file,
                                 load_state_dict_strict, state_dict_of,
@@ -345,3 +346,32 @@ def test_mismatch_message_says_what_the_checkpoint_is():
     joint_state = {'teachers.0.backbone.w': torch.zeros(1)}
     with pytest.raises(RuntimeError, match='looks like a joint teacher'):
         load_state_dict_strict(nn.Linear(1, 1), joint_state, 'checkpoint')
+
+
+# ---------------------------------------------------------------------------
+# the tools, as a user runs them
+# ---------------------------------------------------------------------------
+TEACHER_CONFIG = osp.join(REPO, 'configs/teachers/offline_mnist_resnet18.py')
+
+
+def _data_roots(tiny_offline_root):
+    root = osp.join(tiny_offline_root, 'mnist')
+    return [f'{split}_dataloader.dataset.data_root={root}'
+            for split in ('train', 'val', 'test')]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('tool', ['test', 'train --resume'])
+def test_tools_refuse_payload(tool, tmp_path, tiny_offline_root):
+    marker = tmp_path / 'payload-ran'
+    path = write_payload_checkpoint(tmp_path / 'evil.pth', marker)
+    script = tool.split()[0]
+    args = ([TEACHER_CONFIG, path] if script == 'test' else
+            [TEACHER_CONFIG, '--resume', path])
+    proc = run_tool(PYTHON, osp.join(REPO, 'tools', f'{script}.py'), *args,
+                    '--work-dir', tmp_path / 'work', '--cfg-options',
+                    *_data_roots(tiny_offline_root), check=False)
+    assert proc.returncode != 0
+    assert 'UnsafeCheckpointError' in proc.stderr
+    assert path in proc.stderr and 'io.open' in proc.stderr
+    assert not osp.exists(marker)
