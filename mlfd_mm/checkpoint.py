@@ -13,6 +13,8 @@ import contextlib
 import os.path as osp
 import pickle
 import re
+import struct
+import sys
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -32,6 +34,11 @@ _REFUSAL_MARKERS = ('was not an allowed global', 'unrecognized function',
 # HistoryBuffer's own statistics; registers them on the class only when the
 # first buffer is made, so they are named here too.
 _HISTORY_STATISTICS = ('min', 'max', 'current', 'mean')
+# What torch's RuntimeErrors say about a damaged file (a truncated zip
+# archive, a missing record), as opposed to other failures of torch.load.
+_DAMAGE_SIGNS = ('PytorchStreamReader', 'zip archive', 'central directory',
+                 'file not found in archive', 'truncated', 'unexpected EOF',
+                 'corrupted')
 # torch's own advice around an unpickler error, left out of our messages.
 _TORCH_ADVICE = ('Weights only load failed', 'Please file an issue',
                  'Check the documentation', 'In PyTorch 2.6')
@@ -139,6 +146,18 @@ def _refusal(message: str) -> bool:
     return any(marker in message for marker in _REFUSAL_MARKERS)
 
 
+def _cut_short(name: str) -> bool:
+    """Whether a refused global is a name cut off by a truncated file: its
+    module is loaded and lacks it (``torch._utils._rebuild_tens``). Only
+    loaded modules are looked at: importing one a file names could run it.
+    """
+    module, _, attr = name.rpartition('.')
+    if not module or not attr:
+        return True
+    loaded = sys.modules.get(module)
+    return loaded is not None and not hasattr(loaded, attr)
+
+
 def _unpickler_reason(message: str) -> str:
     """The unpickler's own words in torch's wrapped error message."""
     lines = [line.strip() for line in message.splitlines()]
@@ -186,11 +205,12 @@ def load_checkpoint_file(path: str,
                 path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         message = str(err)
-        if allow_unsafe or not _refusal(message):
+        refused = _REFUSED_GLOBAL.search(message)
+        if allow_unsafe or not _refusal(message) or (
+                refused and _cut_short(refused.group(1))):
             raise CorruptCheckpointError(
                 f'{what}: cannot read checkpoint {path}: it is truncated or '
                 f'not a checkpoint ({_unpickler_reason(message)})') from err
-        refused = _REFUSED_GLOBAL.search(message)
         culprit = (f'the global {refused.group(1)}' if refused else
                    'an object outside the allowlist')
         raise UnsafeCheckpointError(
@@ -200,10 +220,17 @@ def load_checkpoint_file(path: str,
             'you made this file or trust it, load it with allow_unsafe=True '
             '(mlfd_mm.checkpoint.load_checkpoint_file) or inside '
             f'mlfd_mm.checkpoint.trusted_checkpoints({path!r})') from err
-    except (RuntimeError, EOFError, OSError, ValueError) as err:
+    except (EOFError, OSError, ValueError, IndexError, KeyError,
+            struct.error) as err:
         raise CorruptCheckpointError(
             f'{what}: cannot read checkpoint {path}: it is truncated or not '
             f'a checkpoint ({type(err).__name__}: {err})') from err
+    except RuntimeError as err:
+        if not any(sign in str(err) for sign in _DAMAGE_SIGNS):
+            raise  # e.g. a CUDA tensor on a machine without CUDA
+        raise CorruptCheckpointError(
+            f'{what}: cannot read checkpoint {path}: it is truncated or not '
+            f'a checkpoint ({err})') from err
 
 
 def state_dict_of(loaded: dict) -> dict:

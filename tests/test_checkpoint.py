@@ -279,6 +279,21 @@ def test_truncated_file_names_path(tmp_path):
         CheckpointLoader.load_checkpoint(cut)
 
 
+@pytest.mark.parametrize('zip_format', [True, False])
+def test_every_truncation_is_reported_as_damage(tmp_path, zip_format):
+    # Never a bare torch/pickle error, never mistaken for a refused global.
+    whole = str(tmp_path / 'whole.pth')
+    torch.save(dict(state_dict=nn.Linear(4, 4).state_dict(), meta={}),
+               whole, _use_new_zipfile_serialization=zip_format)
+    data = open(whole, 'rb').read()
+    cut = str(tmp_path / 'cut.pth')
+    for size in range(0, len(data), max(1, len(data) // 150)):
+        with open(cut, 'wb') as f:
+            f.write(data[:size])
+        with pytest.raises(CorruptCheckpointError, match='cut.pth'):
+            load_checkpoint_file(cut, 'checkpoint')
+
+
 def test_not_a_checkpoint_names_path(tmp_path):
     path = str(tmp_path / 'notes.pth')
     with open(path, 'w') as f:
