@@ -330,16 +330,20 @@ _CHECKPOINT_KINDS: Tuple[Tuple[str, Callable[[set], bool]], ...] = (
 )
 
 
-def describe_checkpoint(state: dict) -> str:
+def describe_checkpoint(state: dict, meta: Optional[dict] = None) -> str:
     """A short guess of what a checkpoint is, from its state dict's keys.
 
     Args:
         state (dict): A state dict (``module.`` already stripped).
+        meta (dict, optional): The checkpoint's ``meta``; an export of
+            ``tools/export_student.py`` says there where it came from.
 
     Returns:
         str: e.g. ``'a joint teacher (stage 2)'``, or a description of its
         top-level key prefixes when it is none of the known kinds.
     """
+    if meta and meta.get('exported_from'):
+        return f"an exported student (from {meta['exported_from']})"
     roots = {str(k).split('.', 1)[0] for k in state}
     for kind, matches in _CHECKPOINT_KINDS:
         if matches(roots):

@@ -357,6 +357,13 @@ def test_describe_checkpoint(keys, kind):
     assert kind in describe_checkpoint({k: None for k in keys})
 
 
+def test_describe_an_export_by_its_meta():
+    state = {'backbone.conv.weight': None, 'head.fc.weight': None}
+    assert describe_checkpoint(state, dict(exported_from='/r/epoch_3.pth')) \
+        == 'an exported student (from /r/epoch_3.pth)'
+    assert 'stage-1 teacher' in describe_checkpoint(state, dict(epoch=3))
+
+
 def test_mismatch_message_says_what_the_checkpoint_is():
     joint_state = {'teachers.0.backbone.w': torch.zeros(1)}
     with pytest.raises(RuntimeError, match='looks like a joint teacher'):
