@@ -184,13 +184,15 @@ def _resolve_auto(entry: dict, config: str, stage: str,
         if missing == 'none':
             entry['checkpoint'] = None
             return
-        where = (f'pipeline_dir={pipeline_dir!r}' if pipeline_dir else
+        where = (f'pipeline_dir={osp.normpath(pipeline_dir)!r}'
+                 if pipeline_dir else
                  'no pipeline_dir: the default work dir of tools/train.py '
                  'under the current directory')
+        run = 'stage-1' if stage.startswith('teachers/') else 'joint-teacher'
         raise FileNotFoundError(
-            f"{what}: checkpoint='auto' is the best checkpoint of its "
-            f'{stage.split("/")[0].rstrip("s")} run, {path} ({where}), '
-            'which does not exist. Train that stage first, set '
+            f"{what}: checkpoint='auto' is the best checkpoint of its {run} "
+            f'run, {path} ({where}), which does not exist. Train that '
+            'stage first, set '
             '`pipeline_dir` to the seed directory of a pipeline run '
             "(--cfg-options pipeline_dir=work_dirs/<pipeline>/seed0), or "
             'give the checkpoint file.')
