@@ -1,6 +1,8 @@
-# Stage 2: the joint teacher. A config that inherits this names its teachers
-# (model.teachers) and its datasets (the three dataloaders' `names` and
-# `datasets`); see configs/mlfd/joint_offline.py.
+# Stage 2: the joint teacher. A config that inherits this names each teacher
+# once in model.teachers (name, config, checkpoint); the three dataloaders'
+# `names` and `datasets` follow from the teachers (or from `joint_datasets`),
+# filled in by mlfd_mm.config.complete_joint_loaders; see
+# configs/mlfd/joint_offline.py.
 model = dict(
     type='JointTeacher',
     teachers=[],
