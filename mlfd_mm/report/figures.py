@@ -66,14 +66,14 @@ def results_bars(run: PipelineRun, metric: str = 'acc@1'):
         ax.bar(xs, heights, width, label=row, gid=f'bars:{row}',
                yerr=errs if has_spread else None, capsize=3)
     ax.set_xticks(range(len(datasets)), datasets)
-    ax.tick_params(axis='x', pad=14)
     ax.set_ylabel(f'test {metric} (%)')
     _set_ylim(ax, [b[0] for d in bars.values() for b in d.values()])
     seeds = len(run.seeds)
-    ax.set_title(f'{metric}, mean over {seeds} seed{"s" * (seeds > 1)}'
-                 + ('' if seeds > 1 else ' (spread unknown)'), fontsize=9)
-    ax.legend(fontsize=7, loc='upper center', ncol=len(rows), frameon=False,
-              bbox_to_anchor=(0.5, -0.1))
+    ax.set_title(f'test {metric}, mean over {seeds} seed{"s" * (seeds > 1)}'
+                 + ('' if seeds > 1 else ' (spread unknown)'), fontsize=9,
+                 pad=18)
+    ax.legend(fontsize=7, loc='lower center', ncol=len(rows), frameon=False,
+              bbox_to_anchor=(0.5, 1.0))
     fig.tight_layout()
     return fig, bars
 
@@ -133,14 +133,16 @@ def dataset_curves(run: PipelineRun, dataset: str, seed: int):
                 continue
             if name == 'loss' and len(train) > 1 and key != keys[0]:
                 continue  # the total is the sum of the terms drawn
+            if key == 'joint' and name != f'loss_{dataset}':
+                continue  # the joint teacher's loss on this dataset only
             lines['loss'][f'{key} {name}'] = (list(per_epoch),
                                               list(per_epoch.values()))
-    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(8, 3))
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 3))
     for key, (epochs, values) in lines['acc'].items():
         ax_acc.plot(epochs, values, marker='.', label=key, gid=f'acc:{key}')
     ax_acc.set_xlabel('epoch')
     ax_acc.set_ylabel('val acc@1 (%)')
-    ax_acc.set_title(f'{dataset}, seed {seed}', fontsize=9)
+    fig.suptitle(f'{dataset}, seed {seed}', fontsize=9)
     for label, (epochs, values) in lines['loss'].items():
         ax_loss.plot(epochs, values, label=label, gid=f'loss:{label}')
     ax_loss.set_xlabel('epoch')
@@ -149,7 +151,8 @@ def dataset_curves(run: PipelineRun, dataset: str, seed: int):
     for ax in (ax_acc, ax_loss):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if ax.lines:
-            ax.legend(fontsize=6)
+            ax.legend(fontsize=6, loc='upper left', bbox_to_anchor=(1, 1),
+                      frameon=False)
     fig.tight_layout()
     return fig, lines
 

@@ -94,8 +94,10 @@ class PipelineRun:
                 (key, _read_record(d)) for key, d in dirs.items())
                    if record is not None}
             for seed, dirs in stage_dirs.items()}
-        keys = {key for dirs in stage_dirs.values() for key in dirs}
-        self.stage_keys = sorted(keys, key=_stage_order)
+        keys = list(dict.fromkeys(
+            key for seed in self.seeds for key in stage_dirs[seed]))
+        self.stage_keys = sorted(keys, key=_stage_order)  # stable: keeps
+        # the pipeline's order of datasets within teachers/students
 
     def stage_dir(self, seed: int, key: str) -> str:
         return self.stage_dirs[seed].get(key) or osp.join(
@@ -139,8 +141,8 @@ def _discover(work_dir: str) -> Dict[int, Dict[str, str]]:
         if not match:
             continue
         dirs = {}
-        for path in glob.glob(osp.join(seed_dir, '**', 'config.py'),
-                              recursive=True):
+        for path in sorted(glob.glob(osp.join(seed_dir, '**', 'config.py'),
+                                     recursive=True)):
             stage_dir = osp.dirname(path)
             key = osp.relpath(stage_dir, seed_dir).replace(osp.sep, '/')
             if key.split('/')[-1] != 'export':
@@ -161,4 +163,4 @@ def _read_record(stage_dir: str) -> Optional[dict]:
 
 def _stage_order(key: str):
     rank = {'teachers': 0, 'joint': 1, 'students': 2}
-    return rank.get(key.split('/')[0], 3), key
+    return rank.get(key.split('/')[0], 3)
