@@ -33,9 +33,7 @@ from mmengine.config import DictAction  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Cache the frozen teachers\' features of a JointTeacher '
-        'config')
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config', help='JointTeacher config file')
     parser.add_argument('--split', nargs='+', default=list(SPLITS),
                         choices=SPLITS, help='splits to cache (default: all)')

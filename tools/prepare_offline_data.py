@@ -4,14 +4,12 @@
         [--root data/offline] [--train-size 1000] [--seed 0] [--force]
 """
 import argparse
-import json
 import os.path as osp
 import sys
-import time
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
-from mlfd_mm.datasets.offline import (OFFLINE_DATASETS,  # noqa: E402
-                                      build_offline_dataset)
+from mlfd_mm.apis.offline_data import (OFFLINE_DATASETS,  # noqa: E402
+                                       prepare_offline_images, unknown_names)
 
 
 def main(argv=None):
@@ -23,17 +21,11 @@ def main(argv=None):
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--force', action='store_true')
     args = parser.parse_args(argv)
-    unknown = [n for n in args.names if n not in OFFLINE_DATASETS]
+    unknown = unknown_names(args.names, OFFLINE_DATASETS, 'offline dataset')
     if unknown:
-        parser.error(f'unknown offline dataset(s) {unknown}; valid names: '
-                     f'{", ".join(OFFLINE_DATASETS)}')
-    for name in args.names:
-        start = time.time()
-        folder = build_offline_dataset(name, args.root, args.train_size,
-                                       args.seed, args.force)
-        with open(osp.join(folder, 'meta', 'info.json')) as f:
-            counts = {k: sum(v) for k, v in json.load(f)['counts'].items()}
-        print(f'{name:8s} {folder}: {counts} ({time.time() - start:.1f} s)')
+        parser.error(unknown)
+    prepare_offline_images(args.names, args.root, args.train_size, args.seed,
+                           args.force)
 
 
 if __name__ == '__main__':

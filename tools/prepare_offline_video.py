@@ -11,12 +11,10 @@ trajectories, written as mp4 files for mmaction2's VideoDataset.
 import argparse
 import os.path as osp
 import sys
-import time
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
-from mlfd_mm.datasets.offline_video import (  # noqa: E402
-    OFFLINE_VIDEO_DATASETS, build_offline_video_dataset,
-    load_offline_video_info)
+from mlfd_mm.apis.offline_data import (  # noqa: E402
+    OFFLINE_VIDEO_DATASETS, prepare_offline_videos, unknown_names)
 
 
 def main(argv=None):
@@ -32,21 +30,15 @@ def main(argv=None):
     parser.add_argument('--force', action='store_true',
                         help='rebuild even if up to date')
     args = parser.parse_args(argv)
-    unknown = [n for n in args.names if n not in OFFLINE_VIDEO_DATASETS]
+    unknown = unknown_names(args.names, OFFLINE_VIDEO_DATASETS,
+                            'offline video dataset')
     if unknown:
-        parser.error(f'unknown offline video dataset(s) {unknown}; valid '
-                     f'names: {", ".join(OFFLINE_VIDEO_DATASETS)}')
-    for name in args.names:
-        start = time.time()
-        try:
-            folder = build_offline_video_dataset(
-                name, root=args.root, image_root=args.image_root,
-                seed=args.seed, force=args.force)
-        except FileNotFoundError as err:
-            sys.exit(f'error: {err}')
-        info = load_offline_video_info(name, args.root)
-        print(f'{name:9s} {folder}: {info["num_clips"]} clips, '
-              f'{len(info["classes"])} classes ({time.time() - start:.1f} s)')
+        parser.error(unknown)
+    try:
+        prepare_offline_videos(args.names, args.root, args.image_root,
+                               args.seed, args.force)
+    except FileNotFoundError as err:
+        sys.exit(f'error: {err}')
 
 
 if __name__ == '__main__':

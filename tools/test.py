@@ -3,7 +3,6 @@
     python tools/test.py CONFIG CHECKPOINT [--out results.json|preds.pkl]
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -11,8 +10,7 @@ sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 import mlfd_mm  # noqa: E402,F401  (applies compat fixes before torchvision)
 from mlfd_mm.apis.runner import (close_process_group,  # noqa: E402
                                  format_accuracy_table, load_config,
-                                 prepare_run, write_metrics)
-from mmengine.config import DictAction  # noqa: E402
+                                 parse_run_args, prepare_run, write_metrics)
 from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
@@ -24,16 +22,7 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', help='the dir to save logs')
     parser.add_argument(
         '--out', help='write the metrics (.json) or the predictions (.pkl)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, key=value pairs')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    args = parse_run_args(parser, argv)
     if args.out and not args.out.endswith(('.json', '.pkl', '.pickle')):
         parser.error(f'--out {args.out}: use a .json (metrics) or .pkl '
                      '(predictions) file name')

@@ -5,7 +5,6 @@ with the mlfd_mm plugin imported and CPU multi-process training fixed.
     torchrun --nproc_per_node 2 tools/train.py CONFIG --launcher pytorch
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
@@ -15,11 +14,21 @@ import torch  # noqa: E402
 from mlfd_mm.apis.runner import (close_process_group,  # noqa: E402
                                  evaluate_best_checkpoint,
                                  link_best_checkpoint, load_config,
-                                 prepare_run)
-from mmengine.config import DictAction  # noqa: E402
+                                 parse_run_args, prepare_run)
 from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
+
+
+# On/off switches that merge_args folds into the config.
+_SWITCHES = (
+    ('--amp', 'enable automatic-mixed-precision training'),
+    ('--no-validate', 'do not evaluate checkpoints during training'),
+    ('--auto-scale-lr', 'scale the learning rate by the actual batch size'),
+    ('--no-pin-memory', 'set pin_memory=False in every dataloader'),
+    ('--no-persistent-workers',
+     'set persistent_workers=False in every dataloader'),
+)
 
 
 def parse_args(argv=None):
@@ -30,36 +39,13 @@ def parse_args(argv=None):
         '--resume', nargs='?', type=str, const='auto',
         help='resume from the given checkpoint; without a path, from the '
         'latest checkpoint in the work dir')
-    parser.add_argument(
-        '--amp', action='store_true',
-        help='enable automatic-mixed-precision training')
-    parser.add_argument(
-        '--no-validate', action='store_true',
-        help='do not evaluate checkpoints during training')
-    parser.add_argument(
-        '--auto-scale-lr', action='store_true',
-        help='scale the learning rate by the actual batch size')
-    parser.add_argument(
-        '--no-pin-memory', action='store_true',
-        help='set pin_memory=False in every dataloader')
-    parser.add_argument(
-        '--no-persistent-workers', action='store_true',
-        help='set persistent_workers=False in every dataloader')
+    for flag, help_text in _SWITCHES:
+        parser.add_argument(flag, action='store_true', help=help_text)
     parser.add_argument(
         '--test-best', metavar='OUT_JSON',
         help='after training, test the best checkpoint (the last one when '
         'there is no best) in this process and write its metrics here')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, key=value pairs')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parse_run_args(parser, argv)
 
 
 def merge_args(cfg, args):

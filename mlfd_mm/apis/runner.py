@@ -7,12 +7,37 @@ import os
 import os.path as osp
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.dist import is_main_process
 
 from ..compat import prepare_cpu_distributed
 from ..config import complete_config
 from ..config_checks import check_clip_frames, check_data_roots
+
+
+def parse_run_args(parser, argv=None):
+    """Add the arguments that every train or test run takes
+    (``--cfg-options``, ``--launcher``, ``--local-rank``), parse, and export
+    the local rank as torchrun would.
+
+    Args:
+        parser (argparse.ArgumentParser): the tool's own arguments.
+        argv (list[str], optional): default ``sys.argv[1:]``.
+
+    Returns:
+        argparse.Namespace: the parsed arguments.
+    """
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value pairs')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
 
 
 def load_config(path, cfg_options=None, launcher='none', work_dir=None,

@@ -6,6 +6,7 @@ import copy
 import itertools
 import os.path as osp
 import random
+from functools import partial
 
 import torch
 from mmengine.dataset import pseudo_collate
@@ -148,24 +149,31 @@ class Variants:
 
     def builders(self):
         """Variant name -> builder, in the order they are timed."""
-        return dict(joint_online=self.joint_online,
-                    joint_cached=self.joint_cached,
-                    joint_cached_pooled=self.joint_cached_pooled,
-                    student_plain=self.student_plain,
-                    student_online=self.student_online,
-                    student_cached=self.student_cached,
-                    student_cached_pooled=self.student_cached_pooled)
+        return dict(
+            joint_online=partial(self.joint, cached=False),
+            joint_cached=partial(self.joint, cached=True),
+            joint_cached_pooled=partial(self.joint, cached=True, pooled=True),
+            student_plain=self.plain_student,
+            student_online=partial(self.distiller, cached=False),
+            student_cached=partial(self.distiller, cached=True),
+            student_cached_pooled=partial(self.distiller, cached=True,
+                                          pooled=True))
 
-    def _cache_root(self, pooled):
-        return self.pooled_root if pooled else self.cache_root
-
-    def _joint(self, cached: bool, pooled: bool = False):
+    def _joint_config(self, cached, pooled):
+        """A copy of the joint config reading the (pooled) cache if
+        ``cached``, and that cache's root."""
         cfg = copy.deepcopy(self.joint_cfg)
-        root = self._cache_root(pooled)
+        root = self.pooled_root if pooled else self.cache_root
         if cached:
             cfg['feature_cache'] = dict(root=root,
                                         pool='min' if pooled else None)
-        torch.manual_seed(self.seed)  # same teachers if random
+        # Teachers without checkpoints: the same random weights each time.
+        torch.manual_seed(self.seed)
+        return cfg, root
+
+    def joint(self, cached: bool, pooled: bool = False):
+        """The joint teacher's step, teachers online or cached."""
+        cfg, root = self._joint_config(cached, pooled)
         model = MODELS.build(cfg)
         model.train()
         optimizer = torch.optim.AdamW(_trainable(model), lr=2e-3,
@@ -179,41 +187,20 @@ class Variants:
                          batches(wrapper, self.batch_size, self.count,
                                  self.seed))
 
-    def joint_online(self):
-        return self._joint(False)
-
-    def joint_cached(self):
-        return self._joint(True)
-
-    def joint_cached_pooled(self):
-        return self._joint(True, pooled=True)
-
-    def student_plain(self):
+    def plain_student(self):
+        """The student's plain supervised step (the floor)."""
         student, _ = resolve_model_config(self.student_cfg['student'],
                                           'student')
         student['data_preprocessor'] = student_data_preprocessor(
             student, self.student_cfg.get('data_preprocessor'))
         return self._student(MODELS.build(student))
 
-    def _distiller(self, cached: bool, pooled: bool = False):
+    def distiller(self, cached: bool, pooled: bool = False):
+        """The MLFD student's step, its joint teacher online or cached."""
         cfg = copy.deepcopy(self.student_cfg)
-        joint = copy.deepcopy(self.joint_cfg)
-        root = self._cache_root(pooled)
-        if cached:
-            joint['feature_cache'] = dict(root=root,
-                                          pool='min' if pooled else None)
+        joint, root = self._joint_config(cached, pooled)
         cfg['teacher'] = dict(config=joint, checkpoint=None)
-        torch.manual_seed(self.seed)  # same teachers if random
         return self._student(MODELS.build(cfg), root if cached else None)
-
-    def student_online(self):
-        return self._distiller(False)
-
-    def student_cached(self):
-        return self._distiller(True)
-
-    def student_cached_pooled(self):
-        return self._distiller(True, pooled=True)
 
     def _student(self, model, cache_root=None):
         model.train()
