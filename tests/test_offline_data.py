@@ -158,6 +158,7 @@ def test_a_short_class_gives_all_it_has_and_the_others_fill_in():
     assert counts[:9].max() - counts[:9].min() <= 1
 
 
+@pytest.mark.slow
 def test_unknown_name_lists_valid_ones(tmp_path):
     with pytest.raises(KeyError, match='mnist, fashion, animals, digits'):
         build_offline_dataset('cifar', str(tmp_path))

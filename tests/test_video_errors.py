@@ -224,6 +224,7 @@ def test_clip_frames_of_a_student_and_of_joint_datasets():
         message
 
 
+@pytest.mark.slow
 def test_train_tool_refuses_mismatched_clips(tmp_path):
     config = tmp_path / 'four_frames.py'
     config.write_text(
