@@ -12,18 +12,11 @@ _base_ = [
     '../_base_/datasets/offline_fashion.py',
     '../_base_/schedules/offline_cpu.py',
     '../_base_/default_runtime.py',
+    '../_base_/teachers/offline_fashion_three.py',
 ]
-_teacher_dir = '{{fileDirname}}/../teachers/'
 model = dict(
-    student=_teacher_dir + 'offline_fashion_tinynet.py',
-    teachers=[
-        dict(name='resnet18', checkpoint='auto',
-             config=_teacher_dir + 'offline_fashion_resnet18.py'),
-        dict(name='tinynet', checkpoint='auto',
-             config=_teacher_dir + 'offline_fashion_tinynet.py'),
-        dict(name='seresnext', checkpoint='auto',
-             config=_teacher_dir + 'offline_fashion_seresnext.py'),
-    ],
+    student='{{fileDirname}}/../teachers/offline_fashion_tinynet.py',
+    teachers=_base_._fashion_teachers,
     hints=dict(
         resnet18=dict(teacher_stage=2, student_stage=1),
         tinynet=dict(teacher_stage=2, student_stage=2),

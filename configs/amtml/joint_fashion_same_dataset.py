@@ -7,19 +7,13 @@
 _base_ = [
     '../_base_/models/joint_teacher.py',
     '../_base_/schedules/offline_joint_cpu.py',
-    '../_base_/default_runtime.py'
+    '../_base_/default_runtime.py',
+    '../_base_/teachers/offline_fashion_three.py',
 ]
-_teacher_dir = '{{fileDirname}}/../teachers/'
 model = dict(
     dataset_names=['fashion'],
     num_classes=[10],
-    teachers=[
-        dict(name='resnet18', checkpoint='auto',
-             config=_teacher_dir + 'offline_fashion_resnet18.py'),
-        dict(name='tinynet', checkpoint='auto',
-             config=_teacher_dir + 'offline_fashion_tinynet.py'),
-        dict(name='seresnext', checkpoint='auto',
-             config=_teacher_dir + 'offline_fashion_seresnext.py'),
-    ])
+    teachers=_base_._fashion_teachers)
 # The loaders' one dataset (not one per teacher)
-joint_datasets = dict(fashion=_teacher_dir + 'offline_fashion_tinynet.py')
+joint_datasets = dict(
+    fashion='{{fileDirname}}/../teachers/offline_fashion_tinynet.py')
