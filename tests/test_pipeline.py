@@ -1,5 +1,6 @@
-"""mlfd_mm.apis.pipeline (tools/run_pipeline.py): stages chained by their checkpoints, finished
-stages skipped, results table; on a tiny two-dataset offline set."""
+"""mlfd_mm.apis.pipeline (tools/run_pipeline.py): stages chained by their
+checkpoints, finished stages skipped, results table; on a tiny two-dataset
+offline set."""
 import json
 import os
 import os.path as osp

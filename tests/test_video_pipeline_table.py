@@ -1,7 +1,8 @@
-"""mlfd_mm.apis.results_table (tools/run_pipeline.py) on video stages: mmaction2's metric keys (fractions)
-and ours (percent) end up in one table in percent, with acc@1 and mAP of
-the dataset-specific model, the joint teacher and the student, and the
-gains. The image table is tested in test_pipeline.py."""
+"""mlfd_mm.apis.results_table (tools/run_pipeline.py) on video stages:
+mmaction2's metric keys (fractions) and ours (percent) end up in one table
+in percent, with acc@1 and mAP of the dataset-specific model, the joint
+teacher and the student, and the gains. The image table is tested in
+test_pipeline.py."""
 import pytest
 from mmengine.config import Config
 
