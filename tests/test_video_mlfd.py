@@ -18,6 +18,7 @@ from test_offline_video import _write_fake_source
 
 from mlfd_mm.datasets.offline_video import (OFFLINE_VIDEO_DATASETS,
                                             build_offline_video_dataset)
+from mlfd_mm.config import complete_joint_loaders
 from mlfd_mm.models import JointTeacher, MLFDDistiller
 
 JOINT = osp.join(REPO, 'configs/mlfd/joint_offline_video.py')
@@ -25,10 +26,6 @@ STUDENTS = {name: osp.join(REPO, f'configs/mlfd/student_offline_video_{name}'
                            '.py') for name in OFFLINE_VIDEO_DATASETS}
 NUM_CLASSES = dict(direction=8, motion=6, objmotion=10)
 NAMES = ['direction', 'motion', 'objmotion']
-
-
-# The configs name each other by paths relative to the repo root.
-pytestmark = pytest.mark.usefixtures('at_repo_root')
 
 
 def _joint_model_cfg():
@@ -196,7 +193,7 @@ def _tiny_run(cfg, work_dir):
 
 
 def test_joint_video_teacher_trains_and_reports_map(video_root, tmp_path):
-    cfg = Config.fromfile(JOINT)
+    cfg = complete_joint_loaders(Config.fromfile(JOINT))
     cfg.model = _joint_model_cfg()
     for split in ('train', 'val', 'test'):
         for entry in cfg[f'{split}_dataloader'].dataset.datasets:
