@@ -17,17 +17,6 @@ REPO = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 PYTHON = sys.executable
 
 
-@pytest.fixture(scope='module')
-def at_repo_root():
-    """Run a test module in the repository root: configs name each other by
-    paths relative to it. Use with
-    ``pytestmark = pytest.mark.usefixtures('at_repo_root')``."""
-    old = os.getcwd()
-    os.chdir(REPO)
-    yield
-    os.chdir(old)
-
-
 @pytest.fixture(scope='session')
 def tiny_offline_root(tmp_path_factory):
     """Small real offline datasets (100 training images each) in a temp dir."""

@@ -14,6 +14,7 @@ from mmengine.logging import MMLogger
 from mmengine.registry import DATASETS, DefaultScope
 from test_offline_video import _write_fake_source
 
+from mlfd_mm.config import complete_joint_loaders
 from mlfd_mm.config_checks import check_clip_frames
 from mlfd_mm.datasets import CheckedVideoDataset, CorruptVideoError
 from mlfd_mm.datasets.offline_video import build_offline_video_dataset
@@ -25,7 +26,6 @@ JOINT = osp.join(REPO, 'configs/mlfd/joint_offline_video.py')
 
 
 # The configs name each other by paths relative to the repo root.
-pytestmark = pytest.mark.usefixtures('at_repo_root')
 
 
 @pytest.fixture(scope='module')
@@ -209,7 +209,7 @@ def test_clip_frames_of_a_student_and_of_joint_datasets():
                        r'num_segments = 8: .* a multiple of 8 frames'):
         check_clip_frames(student)
 
-    joint = Config.fromfile(JOINT)
+    joint = complete_joint_loaders(Config.fromfile(JOINT))
     check_clip_frames(joint)
     motion = joint.train_dataloader.dataset.datasets[1]
     motion.pipeline = _four_frames(
@@ -217,8 +217,9 @@ def test_clip_frames_of_a_student_and_of_joint_datasets():
     with pytest.raises(ValueError) as err:
         check_clip_frames(joint)
     message = str(err.value)
-    assert 'train_dataloader.dataset.datasets[1] (configs/teachers/' \
-        'offline_video_tsm_r18_motion.py, train)' in message
+    assert 'train_dataloader.dataset.datasets[1] (' in message
+    assert 'configs/teachers/offline_video_tsm_r18_motion.py, train)' in \
+        message
     assert 'clips of 4 frames' in message
     assert "model.teachers[0] (direction).backbone.num_segments = 8" in \
         message

@@ -60,7 +60,6 @@ print('RESULT' + json.dumps(out))
 
 
 # The configs name each other by paths relative to the repo root.
-pytestmark = pytest.mark.usefixtures('at_repo_root')
 
 
 @pytest.fixture(scope='module')
