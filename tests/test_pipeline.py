@@ -98,9 +98,25 @@ def test_pipeline_chains_stages_and_skips_finished_ones(tmp_path,
     run_tool(PYTHON, 'tools/test.py', student['config'], student['checkpoint'],
              '--work-dir', tmp_path / 'retest', '--out', out)
     assert json.loads(out.read_text()) == pytest.approx(student['metrics'])
+    # the report of the run: t-SNE of the real models' test features
+    report = work / 'report'
+    assert f'report: {report / "index.html"}' in first.stdout
+    page = (report / 'index.html').read_text()
+    assert 'src="embedding_mnist.png"' in page
+    assert 'src="curves_fashion.png"' in page
+    import numpy as np
+    student_emb = np.load(report / 'embedding_mnist_student.npz')
+    specific_emb = np.load(report / 'embedding_mnist_specific.npz')
+    assert student_emb['points'].shape == specific_emb['points'].shape
+    assert student_emb['points'].shape[1] == 2
+    assert len(student_emb['groups']) == len(student_emb['points'])
+    assert set(np.unique(student_emb['groups'])) == set(range(10))
+    # students/animals is not in this pipeline: no embedding invented
+    assert not (report / 'embedding_animals.png').exists()
+    assert 'wall_time_s' in student and student['wall_time_s'] > 0
 
     again = run_tool(PYTHON, 'tools/run_pipeline.py', pipe, '--work-dir',
-                     work, timeout=300)
+                     work, '--no-report', timeout=300)
     assert again.stdout.count('already done, skipped') == 4
     assert (work / 'results.md').read_text() == table
 

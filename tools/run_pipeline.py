@@ -24,13 +24,16 @@ def parse_args(argv=None):
     parser.add_argument(
         '--cfg-options', nargs='+', default=[],
         help='passed to tools/train.py of every stage')
+    parser.add_argument('--no-report', action='store_true',
+                        help='skip WORK_DIR/report/ (figures, embeddings)')
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     return run_pipeline(args.config, seeds=args.seeds, work_dir=args.work_dir,
-                        cfg_options=args.cfg_options)
+                        cfg_options=args.cfg_options,
+                        report=not args.no_report)
 
 
 if __name__ == '__main__':

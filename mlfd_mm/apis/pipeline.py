@@ -29,6 +29,7 @@ import time
 from mmengine.config import Config
 
 from ..config import complete_joint_loaders
+from ..report import write_report
 from .results_table import check_table, write_results
 
 # The stages run the repository's tools/ scripts, in the repository root.
@@ -104,12 +105,15 @@ class Stage:
         train += ['--test-best', metrics_file]
         if extra_options:
             train += ['--cfg-options', *extra_options]
+        start = time.time()
         run_logged(train, osp.join(self.work_dir, 'train.out'))
+        wall_time = time.time() - start
         checkpoint = _best_checkpoint(self.work_dir)
         with open(metrics_file) as f:
             metrics = json.load(f)
         record = dict(key=self.key, seed=seed, checkpoint=checkpoint,
-                      config=stage_cfg, source=self.config, metrics=metrics)
+                      config=stage_cfg, source=self.config, metrics=metrics,
+                      wall_time_s=round(wall_time, 1))
         tmp = self.record_file + '.tmp'
         with open(tmp, 'w') as f:
             json.dump(record, f, indent=2)
@@ -256,15 +260,18 @@ def export_student_run(record, work_dir):
     return out_dir
 
 
-def run_pipeline(config, seeds=(0, ), work_dir=None, cfg_options=()):
+def run_pipeline(config, seeds=(0, ), work_dir=None, cfg_options=(),
+                 report=True):
     """Run (or resume) every stage of a pipeline for each seed, export the
-    students and write ``<work_dir>/results.md``.
+    students and write ``<work_dir>/results.md`` and the report
+    (``<work_dir>/report/index.html``, see :mod:`mlfd_mm.report`).
 
     Args:
         config (str): the pipeline config file.
         seeds (Sequence[int]): the seeds to run.
         work_dir (str, optional): default ``work_dirs/<name>``.
         cfg_options (Sequence[str]): ``--cfg-options`` for every stage.
+        report (bool): Write the report (figures, t-SNE embeddings).
 
     Returns:
         dict: seed -> stage key -> stage record.
@@ -300,4 +307,11 @@ def run_pipeline(config, seeds=(0, ), work_dir=None, cfg_options=()):
     text = write_results(pipe, records, seeds, results)
     print(text)
     print(f'written to {results}')
+    if report:
+        stage_dirs = {}
+        for seed, stage in plan:
+            stage_dirs.setdefault(seed, {})[stage.key] = stage.work_dir
+        index = write_report(work_dir, stage_dirs, table=pipe.get('table'),
+                             dataset=pipe.get('dataset'))
+        print(f'report: {osp.abspath(index)}')
     return records

@@ -30,6 +30,7 @@ def report_pipeline_run(work_dir: str, config: Optional[str] = None,
         seeds = sorted(int(m.group(1)) for m in (
             re.fullmatch(r'seed(\d+)', osp.basename(p))
             for p in glob.glob(osp.join(work_dir, 'seed*'))) if m)
+    # where the pipeline keeps each stage (also those of `stages_of`)
     stage_dirs = {seed: {stage.key: stage.work_dir for stage in
                          pipeline_stages(pipe, work_dir, seed, config)}
                   for seed in seeds}
