@@ -397,3 +397,19 @@ def test_tools_refuse_payload(tool, tmp_path, tiny_offline_root):
     assert 'UnsafeCheckpointError' in proc.stderr
     assert path in proc.stderr and 'io.open' in proc.stderr
     assert not osp.exists(marker)
+
+
+@pytest.mark.slow
+def test_test_tool_trusts_only_a_named_checkpoint(tmp_path,
+                                                  tiny_offline_root):
+    """``--trust-checkpoint FILE`` is the explicit per-run opt-in: the named
+    legacy file is unpickled unsafely (here its payload runs, which is what
+    the user accepted), and the run goes on to the strict key check."""
+    marker = tmp_path / 'payload-ran'
+    path = write_payload_checkpoint(tmp_path / 'legacy.pth', marker)
+    proc = run_tool(PYTHON, osp.join(REPO, 'tools', 'test.py'),
+                    TEACHER_CONFIG, path, '--trust-checkpoint', path,
+                    '--work-dir', tmp_path / 'work', '--cfg-options',
+                    *_data_roots(tiny_offline_root), check=False)
+    assert osp.exists(marker)
+    assert 'UnsafeCheckpointError' not in proc.stderr

@@ -11,6 +11,7 @@ import mlfd_mm  # noqa: E402,F401  (applies compat fixes before torchvision)
 from mlfd_mm.apis.runner import (close_process_group,  # noqa: E402
                                  format_accuracy_table, load_config,
                                  parse_run_args, prepare_run, write_metrics)
+from mlfd_mm.checkpoint import trusted_checkpoints  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
@@ -45,8 +46,9 @@ def main(argv=None):
             evaluators = [evaluators]
         cfg.test_evaluator = list(evaluators) + [dump]
     own_process_group = prepare_run(cfg, ['test_dataloader'])
-    runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
+    with trusted_checkpoints(*args.trust_checkpoint):
+        runner = Runner.from_cfg(cfg)
+        metrics = runner.test()
     close_process_group(own_process_group)
     if is_main_process():
         print(format_accuracy_table(metrics))

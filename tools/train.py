@@ -15,6 +15,7 @@ from mlfd_mm.apis.runner import (close_process_group,  # noqa: E402
                                  evaluate_best_checkpoint,
                                  link_best_checkpoint, load_config,
                                  parse_run_args, prepare_run)
+from mlfd_mm.checkpoint import trusted_checkpoints  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
@@ -91,9 +92,10 @@ def main(argv=None):
     if cfg.get('val_cfg') is not None:
         phases.append('val_dataloader')
     own_process_group = prepare_run(cfg, phases)
-    runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
-        else Runner.from_cfg(cfg)
-    runner.train()
+    with trusted_checkpoints(*args.trust_checkpoint):
+        runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
+            else Runner.from_cfg(cfg)
+        runner.train()
     if is_main_process():
         link_best_checkpoint(runner)
     if args.test_best:

@@ -17,7 +17,8 @@ from ..config_checks import check_clip_frames, check_data_roots
 
 def parse_run_args(parser, argv=None):
     """Add the arguments that every train or test run takes
-    (``--cfg-options``, ``--launcher``, ``--local-rank``), parse, and export
+    (``--cfg-options``, ``--launcher``, ``--local-rank``,
+    ``--trust-checkpoint``), parse, and export
     the local rank as torchrun would.
 
     Args:
@@ -34,6 +35,11 @@ def parse_run_args(parser, argv=None):
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument(
+        '--trust-checkpoint', nargs='+', default=[], metavar='FILE',
+        help='load these checkpoint files with weights_only=False (a legacy '
+        'file the safe loader refuses); unpickling may run any code: only '
+        'files you made or trust')
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
