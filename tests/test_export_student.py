@@ -198,3 +198,33 @@ def test_student_that_does_not_match_its_config_is_refused(trained,
         export_student(trained['config'], broken, str(tmp_path / 'out'))
     assert key[len('student.'):] in str(err.value)
     assert not osp.exists(str(tmp_path / 'out' / 'student.pth'))
+
+
+@pytest.mark.slow
+def test_mmpretrain_analysis_tool_runs_on_an_export(trained, tmp_path):
+    """mmpretrain's own confusion_matrix.py (shipped in the package) works
+    on an exported student, through tools/mmpretrain_tool.py; its counts
+    add up to the test split and its diagonal is the student's accuracy."""
+    _, cfg_path = export_student(trained['config'], trained['checkpoint'],
+                                 str(tmp_path / 'out'))
+    # vis_tsne.py reads log_level: the training config's is kept
+    assert Config.fromfile(cfg_path).log_level == Config.fromfile(
+        trained['config']).get('log_level', 'INFO')
+    matrix_file = tmp_path / 'cm.pkl'
+    run_tool(PYTHON, osp.join(REPO, 'tools', 'mmpretrain_tool.py'),
+             'analysis_tools/confusion_matrix.py', cfg_path,
+             str(tmp_path / 'out' / 'student.pth'), '--out', matrix_file)
+    import pickle
+    with open(matrix_file, 'rb') as f:
+        matrix = torch.as_tensor(pickle.load(f))
+    assert matrix.shape == (5, 5)
+    accuracy = float(matrix.diag().sum() / matrix.sum() * 100)
+    assert accuracy == pytest.approx(trained['metrics']['accuracy/top1'],
+                                     abs=1e-4)
+
+
+def test_mmpretrain_tool_names_an_unknown_tool():
+    proc = run_tool(PYTHON, osp.join(REPO, 'tools', 'mmpretrain_tool.py'),
+                    'analysis_tools/no_such_tool.py', check=False)
+    assert proc.returncode != 0
+    assert "'analysis_tools/no_such_tool.py' is not a tool" in proc.stderr

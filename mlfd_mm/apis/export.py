@@ -155,8 +155,10 @@ def build_export_config(cfg):
         raise ValueError(
             f'the student uses types of mlfd_mm, so it cannot be exported as '
             f'a stock model: {bad}')
+    # log_level: mmpretrain's own analysis tools (vis_tsne.py) read it.
     exported = dict(default_scope=scope, model=student,
-                    data_preprocessor=copy.deepcopy(preprocessor))
+                    data_preprocessor=copy.deepcopy(preprocessor),
+                    log_level=cfg.get('log_level', 'INFO'))
     skipped = []
     for key in _EVAL_KEYS:
         if key not in cfg:
