@@ -142,6 +142,8 @@ def test_results_table_mean_std_and_gain(tmp_path):
     assert cells[3] == '90.50 ± 0.71'      # joint acc@1
     assert cells[5] == '86.00 ± 2.83'      # student acc@1
     assert cells[7] == '5.00 ± 1.41'       # gain
+    # 5.00 > the larger seed spread (2.83): a win beyond the spread
+    assert cells[8] == 'beat beyond the seed spread'
     assert 'Mean student gain over datasets and seeds: +5.00' in text
 
 

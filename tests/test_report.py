@@ -192,3 +192,26 @@ def test_page_renders_in_headless_chromium(tmp_path):
     # default bar colours are, in the upper part of the page
     saturation = pixels.max(axis=-1) - pixels.min(axis=-1)
     assert (saturation[:600] > 0.3).sum() > 2000
+
+
+def test_amtml_teacher_weights_drawn_per_teacher(tmp_path):
+    """An AMTML-KD stage logs ``mu_<teacher>`` each iteration: the report
+    draws their per-epoch means, one line per teacher."""
+    root = make_run(tmp_path, seeds=(0, ))
+    vis = osp.join(root, 'seed0', 'students', 'a', '20260101_000000',
+                   'vis_data', 'scalars.json')
+    entries = [dict(epoch=e, iter=i, step=i, loss_kd=0.1,
+                    mu_resnet=0.2 + 0.1 * e, mu_tinynet=0.8 - 0.1 * e)
+               for e, i in ((1, 1), (1, 2), (2, 3))]
+    with open(vis, 'w') as f:
+        f.write('\n'.join(json.dumps(e) for e in entries) + '\n')
+    from mlfd_mm.report.page import _teacher_weights
+    mu = _teacher_weights(PipelineRun(root), 0)
+    assert list(mu) == ['students/a']
+    assert mu['students/a']['resnet'] == pytest.approx({1: 0.3, 2: 0.4})
+    fig = figures.weight_curves(mu['students/a'])
+    assert sorted(figures.figure_lines(fig)) == ['mu:resnet', 'mu:tinynet']
+    figures.close(fig)
+    index = write_report(root, embeddings=False,
+                         stream=open(os.devnull, 'w'))
+    assert 'src="mu_students_a.png"' in open(index).read()

@@ -70,13 +70,15 @@ def test_video_table_shows_acc1_and_map_with_gains(tmp_path):
     assert [c.strip() for c in header.strip('|').split('|')] == [
         'dataset', 'specific acc@1', 'specific mAP', 'joint acc@1',
         'joint mAP', 'student acc@1', 'student mAP', 'gain acc@1',
-        'gain mAP']
+        'gain mAP', 'student vs specific']
     rows = _rows(text)
     # mmaction2's fractions in percent; the joint's percent unchanged
     assert rows['direction'][1:] == ['86.11', '91.00', '90.00', '95.00',
-                                     '87.50', '93.00', '1.39', '2.00']
+                                     '87.50', '93.00', '1.39', '2.00',
+                                     'beat (one seed: spread unknown)']
     assert rows['motion'][1:] == ['60.67', '65.00', '70.00', '75.00',
-                                  '60.00', '70.00', '-0.67', '5.00']
+                                  '60.00', '70.00', '-0.67', '5.00',
+                                  '**lost (one seed: spread unknown)**']
     # a worse student is reported as it is
     assert 'Mean student gain over datasets and seeds: +0.36 acc@1' in text
     assert 'Mean student mAP gain over datasets and seeds: +3.50 mAP' in text
@@ -95,7 +97,7 @@ def test_video_table_over_seeds_and_missing_stage(tmp_path):
                                       str(tmp_path / 'r.md'))
     row = _rows(text)['objmotion']
     assert row[1:] == ['71.00 ± 1.41', '81.00 ± 1.41', '74.00', '84.00',
-                       '4.00', '4.00']
+                       '4.00', '4.00', 'beat (one seed: spread unknown)']
     assert 'joint' not in text
 
 
@@ -110,7 +112,7 @@ def test_image_table_keeps_acc5_columns(tmp_path):
     text = write_results(pipe, records, [0],
                                       str(tmp_path / 'r.md'))
     assert '| dataset | specific acc@1 | specific acc@5 | student acc@1 | ' \
-        'student acc@5 | gain acc@1 |' in text
+        'student acc@5 | gain acc@1 | student vs specific |' in text
     assert _rows(text)['a'][1:] == ['80.00', '95.00', '82.50', '96.00',
-                                    '2.50']
+                                    '2.50', 'beat (one seed: spread unknown)']
     assert 'mAP' not in text

@@ -4,37 +4,7 @@ one row per method where the pipeline config has a ``table``."""
 import os
 import statistics
 
-# Where each reported metric sits in a stage's test metrics, and the factor
-# that makes it a percentage: our per-dataset keys (MultiDatasetMetric,
-# percent), mmpretrain's Accuracy (percent) and mmaction2's AccMetric /
-# AccMAPMetric (fractions 0..1). The one place that knows the toolboxes'
-# metric keys.
-_METRIC_KEYS = {
-    'acc@1': (('{dataset}/accuracy_top1', 1.0), ('accuracy/top1', 1.0),
-              ('acc/top1', 100.0)),
-    'acc@5': (('{dataset}/accuracy_top5', 1.0), ('accuracy/top5', 1.0),
-              ('acc/top5', 100.0)),
-    'mAP': (('{dataset}/mAP', 1.0), ('acc/mean_average_precision', 100.0)),
-}
-
-
-def metric_percent(metrics, dataset, name):
-    """Metric ``name`` of ``dataset`` in percent.
-
-    Args:
-        metrics (dict): a stage's test metrics, single- or multi-dataset.
-        dataset (str): the dataset whose metric is wanted.
-        name (str): 'acc@1', 'acc@5' or 'mAP'.
-
-    Returns:
-        float | None: the metric in percent, None if ``metrics`` lacks it.
-    """
-    for key, scale in _METRIC_KEYS[name]:
-        key = key.format(dataset=dataset)
-        if key in metrics:
-            return float(metrics[key]) * scale
-    return None
-
+from ..evaluation.pipeline_results import metric_percent, student_verdict
 
 def _format_values(values):
     """'-', one value, or 'mean ± std' over the values that exist."""
@@ -116,7 +86,7 @@ def _dataset_rows(pipe, records, seeds):
         header += [f'joint {m}' for m in shown]
     if has_students:
         header += [f'student {m}' for m in shown]
-        header += [f'gain {m}' for m in gained]
+        header += [f'gain {m}' for m in gained] + ['student vs specific']
     gains_all = {m: [] for m in gained}
     rows = []
     for name in pipe.teachers:
@@ -137,8 +107,21 @@ def _dataset_rows(pipe, records, seeds):
                          if s is not None and b is not None]
                 gains_all[metric] += gains
                 row.append(_format_values(gains) if gains else '-')
+            row.append(_verdict_cell(per_seed(f'teachers/{name}', 'acc@1'),
+                                     per_seed(f'students/{name}', 'acc@1')))
         rows.append(row)
     return header, rows, gains_all if has_students else {}
+
+
+def _verdict_cell(specific, student):
+    """Whether the student beat its dataset-specific model (acc@1) beyond
+    the seed spread, tied or lost; a loss is shouted."""
+    specific = [v for v in specific if v is not None]
+    student = [v for v in student if v is not None]
+    if not specific or not student:
+        return '-'
+    verdict, _ = student_verdict(specific, student)
+    return f'**{verdict}**' if verdict.startswith('lost') else verdict
 
 
 def write_results(pipe, records, seeds, path):

@@ -12,6 +12,7 @@ import numpy as np
 
 from . import figures
 from .embeddings import joint_embedding, run_embeddings, save_embedding
+from ..evaluation.pipeline_results import student_verdict
 from .run_reader import PipelineRun
 
 
@@ -135,22 +136,6 @@ def _verdicts(run: PipelineRun) -> str:
         return ''
     return ('<table><tr><th>dataset</th><th>student gain acc@1</th>'
             '<th>verdict</th></tr>' + ''.join(rows) + '</table>')
-
-
-def student_verdict(specific: List[float], student: List[float]):
-    """('beat' | 'tied' | 'lost' ..., mean gain): beyond the seed spread
-    means the mean gain exceeds the larger of the two seeds' stds."""
-    gain = float(np.mean(student) - np.mean(specific))
-    if len(specific) < 2 or len(student) < 2:
-        word = 'beat' if gain > 0 else 'lost' if gain < 0 else 'tied'
-        return f'{word} (one seed: spread unknown)', gain
-    spread = max(float(np.std(specific, ddof=1)),
-                 float(np.std(student, ddof=1)))
-    if gain > spread:
-        return 'beat beyond the seed spread', gain
-    if gain < -spread:
-        return 'lost beyond the seed spread', gain
-    return f'tied (|gain| within the spread {spread:.2f})', gain
 
 
 def _missing(run: PipelineRun) -> str:

@@ -15,7 +15,7 @@ import re
 from collections import defaultdict
 from typing import Dict, List, Optional, Tuple
 
-from ..apis.results_table import metric_percent
+from ..evaluation.pipeline_results import metric_percent
 
 
 def read_scalars(stage_dir: str) -> List[dict]:
