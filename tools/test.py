@@ -8,7 +8,8 @@ import sys
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 import mlfd_mm  # noqa: E402,F401  (applies compat fixes before torchvision)
-from mlfd_mm.apis.runner import (close_process_group,  # noqa: E402
+from mlfd_mm.apis.runner import (check_run_checkpoint,  # noqa: E402
+                                 close_process_group,
                                  format_accuracy_table, load_config,
                                  parse_run_args, prepare_run, write_metrics)
 from mlfd_mm.checkpoint import trusted_checkpoints  # noqa: E402
@@ -48,6 +49,8 @@ def main(argv=None):
     own_process_group = prepare_run(cfg, ['test_dataloader'])
     with trusted_checkpoints(*args.trust_checkpoint):
         runner = Runner.from_cfg(cfg)
+        # mmengine would load what fits and test a partly random model.
+        check_run_checkpoint(runner, cfg, args.config, testing=True)
         metrics = runner.test()
     close_process_group(own_process_group)
     if is_main_process():

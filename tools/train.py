@@ -11,7 +11,8 @@ import sys
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 import mlfd_mm  # noqa: E402,F401  (applies compat fixes before torchvision)
 import torch  # noqa: E402
-from mlfd_mm.apis.runner import (close_process_group,  # noqa: E402
+from mlfd_mm.apis.runner import (check_run_checkpoint,  # noqa: E402
+                                 close_process_group,
                                  evaluate_best_checkpoint,
                                  link_best_checkpoint, load_config,
                                  parse_run_args, prepare_run)
@@ -91,10 +92,13 @@ def main(argv=None):
     phases = ['train_dataloader']
     if cfg.get('val_cfg') is not None:
         phases.append('val_dataloader')
+    if args.test_best:
+        phases.append('test_dataloader')
     own_process_group = prepare_run(cfg, phases)
     with trusted_checkpoints(*args.trust_checkpoint):
         runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
             else Runner.from_cfg(cfg)
+        check_run_checkpoint(runner, cfg, args.config)
         runner.train()
     if is_main_process():
         link_best_checkpoint(runner)

@@ -10,6 +10,8 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.dist import is_main_process
 
+from ..checks import (check_cfg_options, check_checkpoint_fits,
+                      check_datasets)
 from ..compat import prepare_cpu_distributed
 from ..config import complete_config
 from ..config_checks import check_clip_frames, check_data_roots
@@ -67,6 +69,7 @@ def load_config(path, cfg_options=None, launcher='none', work_dir=None,
     """
     cfg = Config.fromfile(path)
     if cfg_options is not None:
+        check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
     complete_config(cfg, missing_checkpoints)
     cfg.launcher = launcher
@@ -92,7 +95,34 @@ def prepare_run(cfg, phases):
     """
     check_data_roots(cfg, phases)
     check_clip_frames(cfg, phases)
+    check_datasets(cfg, phases)
     return prepare_cpu_distributed(cfg, cfg.launcher)
+
+
+def check_run_checkpoint(runner, cfg, config_path='', testing=False):
+    """Before a run tests or resumes, check that the checkpoint it will
+    load (``load_from``, or with ``resume=True`` the work dir's latest)
+    fits its model: any missing, unexpected or mis-shaped key is an error
+    (see :func:`mlfd_mm.checks.check_checkpoint_fits`). A ``load_from``
+    without ``resume`` (fine-tuning, e.g. a Kinetics checkpoint for a
+    101-class head) only warns, unless nothing of it fits.
+
+    Args:
+        runner (Runner): the built runner.
+        cfg (Config): its config (``load_from``, ``resume``).
+        config_path (str): the config file, named in messages.
+        testing (bool): the run tests ``load_from`` (always strict).
+    """
+    from mmengine.runner import find_latest_checkpoint
+    path, resume = cfg.get('load_from'), bool(cfg.get('resume'))
+    if resume and not path:
+        path = find_latest_checkpoint(runner.work_dir)
+    if not path:
+        return
+    what = ('--resume checkpoint' if resume else 'checkpoint' if testing
+            else 'load_from checkpoint')
+    check_checkpoint_fits(runner.model, path, what, config_path,
+                          strict=resume or testing)
 
 
 def close_process_group(own_process_group):
