@@ -10,6 +10,7 @@ from conftest import PYTHON, REPO, run_tool
 
 from mlfd_mm import apis
 from mlfd_mm.apis import pipeline
+from mlfd_mm.apis.stage_record import read_record
 
 
 def _tiny(data_root):
@@ -73,13 +74,12 @@ def test_pipeline_chains_stages_and_skips_finished_ones(tmp_path,
                      work, timeout=900)
     assert first.stdout.count(': running') == 4
     seed_dir = work / 'seed0'
-    joint = json.loads((seed_dir / 'joint' / 'stage.json').read_text())
+    joint = read_record(str(seed_dir / 'joint'))
     # the joint teacher was built from the stage-1 runs' checkpoints
     from mmengine.config import Config
     joint_cfg = Config.fromfile(str(seed_dir / 'joint' / 'config.py'))
     for teacher in joint_cfg.model.teachers:
-        rec = json.loads((seed_dir / 'teachers' / teacher['name'] /
-                          'stage.json').read_text())
+        rec = read_record(str(seed_dir / 'teachers' / teacher['name']))
         assert teacher['checkpoint'] == rec['checkpoint']
     student_cfg = Config.fromfile(
         str(seed_dir / 'students' / 'mnist' / 'config.py'))
@@ -92,8 +92,7 @@ def test_pipeline_chains_stages_and_skips_finished_ones(tmp_path,
     assert set(joint['metrics']) >= {'mnist/accuracy_top1',
                                      'fashion/accuracy_top1'}
     # the in-process test of the best checkpoint is what tools/test.py says
-    student = json.loads(
-        (seed_dir / 'students' / 'mnist' / 'stage.json').read_text())
+    student = read_record(str(seed_dir / 'students' / 'mnist'))
     out = tmp_path / 'retest.json'
     run_tool(PYTHON, 'tools/test.py', student['config'], student['checkpoint'],
              '--work-dir', tmp_path / 'retest', '--out', out)

@@ -4,8 +4,11 @@ teacher) -> stage 3 (students), passing each stage's best checkpoint on.
     python tools/run_pipeline.py configs/pipelines/offline.py [--seeds 0 1 2]
 
 Each stage trains under ``<work_dir>/seed<k>/<stage>``; finished stages are
-skipped, killed ones resume; students are exported as stock models and
-``<work_dir>/results.md`` holds the paper's table. The pipeline config's keys
+skipped (unless their resolved config or inputs changed: then they and the
+stages after them run again), killed ones resume; students are exported as
+stock models and ``<work_dir>/results.md`` holds the paper's table. One run
+at a time owns a work dir (``<work_dir>/.lock``); stopping the pipeline
+(Ctrl-C, kill) stops its stage's training too. The pipeline config's keys
 are described in :mod:`mlfd_mm.apis.pipeline`.
 """
 import argparse
@@ -14,6 +17,7 @@ import sys
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 from mlfd_mm.apis import run_pipeline  # noqa: E402
+from mlfd_mm.apis.work_dir_lock import WorkDirLocked  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -31,9 +35,13 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    return run_pipeline(args.config, seeds=args.seeds, work_dir=args.work_dir,
-                        cfg_options=args.cfg_options,
-                        report=not args.no_report)
+    try:
+        return run_pipeline(args.config, seeds=args.seeds,
+                            work_dir=args.work_dir,
+                            cfg_options=args.cfg_options,
+                            report=not args.no_report)
+    except WorkDirLocked as exc:  # another run owns the work dir
+        sys.exit(f'error: {exc}')
 
 
 if __name__ == '__main__':

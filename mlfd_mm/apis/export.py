@@ -27,6 +27,7 @@ from ..checkpoint import (load_checkpoint_file, state_dict_mismatch,
                           state_dict_of)
 from ..config import resolve_model_config
 from ..models.distillers.student import student_data_preprocessor
+from .stage_record import atomic_write, atomic_write_text
 
 STUDENT_PREFIX = 'student.'
 # Sections of the distiller config carried over when they are stock.
@@ -210,18 +211,20 @@ def export_student(config, checkpoint, out_dir):
     if 'dataset_meta' in meta:
         meta_out['dataset_meta'] = meta['dataset_meta']
     os.makedirs(out_dir, exist_ok=True)
-    ckpt_path = osp.join(out_dir, 'student.pth')
-    torch.save(dict(state_dict=student_state, meta=_plain_values(meta_out)),
-               ckpt_path)
-    cfg_path = osp.join(out_dir, 'student_config.py')
     text = Config(exported).pretty_text
     if 'mlfd_mm' in text:
         raise ValueError(
             'the exported config still mentions mlfd_mm; it would not load '
             'without it')
-    with open(cfg_path, 'w') as f:
-        f.write(f'# Student exported from {osp.abspath(checkpoint)}\n'
-                f'# by tools/export_student.py; a stock '
-                f'{exported["default_scope"]} config.\n')
-        f.write(text)
+    # Each file is written aside, fsynced and renamed into place, the config
+    # last: a killed export leaves no truncated file under either name.
+    ckpt_path = osp.join(out_dir, 'student.pth')
+    atomic_write(ckpt_path, lambda f: torch.save(
+        dict(state_dict=student_state, meta=_plain_values(meta_out)), f),
+        mode='wb')
+    cfg_path = osp.join(out_dir, 'student_config.py')
+    atomic_write_text(
+        cfg_path, f'# Student exported from {osp.abspath(checkpoint)}\n'
+        f'# by tools/export_student.py; a stock '
+        f'{exported["default_scope"]} config.\n' + text)
     return ckpt_path, cfg_path

@@ -14,26 +14,48 @@ A pipeline config names the configs of each stage:
 
 Every stage runs in its own process (tools/train.py, which then tests its
 best checkpoint as tools/test.py would) under ``<work_dir>/seed<k>/<stage>``.
-A stage that finished leaves ``stage.json`` and is skipped next time; one that
-was killed resumes from its last checkpoint. Each student is exported as a
-stock model to ``.../students/<name>/export/``. ``<work_dir>/results.md`` is
-the paper's table (see :mod:`mlfd_mm.apis.results_table`).
+A stage that finished leaves ``stage.json`` (see
+:mod:`mlfd_mm.apis.stage_record`) and is skipped next time if its resolved
+config (the stage config after ``--cfg-options``, with the seed and the
+finished stages it uses) and the checkpoints of those stages are the ones it
+finished with; otherwise it runs again (its old run moved to
+``superseded/<n>/``), and so does every stage that uses it. A killed stage
+resumes from its last checkpoint; each attempt's log is kept
+(``train.out.1``, ...). Each student is exported as a stock model to
+``.../students/<name>/export/``. ``<work_dir>/results.md`` is the paper's
+table (see :mod:`mlfd_mm.apis.results_table`).
+
+A run owns its work directory (``<work_dir>/.lock``, see
+:mod:`mlfd_mm.apis.work_dir_lock`) and those of its ``stages_of``
+pipelines; killing it stops its stage's process too
+(:mod:`mlfd_mm.apis.stage_process`).
 """
+import argparse
+import contextlib
+import copy
 import json
 import os
 import os.path as osp
-import subprocess
 import sys
 import time
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 from ..config import complete_joint_loaders
 from ..report import write_report
 from .results_table import check_table, write_results
+from .stage_process import (REPO, PipelineInterrupted, _read_json,
+                            export_student_run, run_logged,
+                            stage_environment, stop_on_signals)
+from .stage_record import (RECORD, RESOLVED, atomic_write_json,
+                           atomic_write_text, checkpoint_changed,
+                           checkpoint_identity, config_change, read_record,
+                           set_aside, text_sha256, write_record)
+from .work_dir_lock import WorkDirLock, WorkDirLocked
 
-# The stages run the repository's tools/ scripts, in the repository root.
-REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+__all__ = ['PipelineInterrupted', 'REPO', 'Stage', 'WorkDirLocked',
+           'export_student_run', 'run_logged', 'run_pipeline',
+           'stage_environment']
 
 
 class Stage:
@@ -46,22 +68,24 @@ class Stage:
         overrides (callable, optional): ``fn(cfg, done) -> None`` that writes
             the checkpoints of finished stages (``done``: key -> stage
             record) into the config before it is saved for this stage.
+        root (str, optional): the pipeline work directory it belongs to
+            (locked while the pipeline runs).
     """
 
-    def __init__(self, key, config, work_dir, overrides=None):
+    def __init__(self, key, config, work_dir, overrides=None, root=None):
         self.key = key
         self.config = config
         self.work_dir = work_dir
         self.overrides = overrides
-        self.record_file = osp.join(work_dir, 'stage.json')
+        self.root = root
+        self.record_file = osp.join(work_dir, RECORD)
 
     def finished(self):
-        """The stage's record if it finished (its checkpoint exists), else
-        None."""
-        if not osp.isfile(self.record_file):
+        """The stage's record (absolute paths) if it finished (its checkpoint
+        exists), else None."""
+        record = read_record(self.work_dir)
+        if record is None:
             return None
-        with open(self.record_file) as f:
-            record = json.load(f)
         source = record.get('source')
         if source and osp.normpath(source) != osp.normpath(self.config):
             # Shared stage directories (`stages_of`): never pass off one
@@ -72,16 +96,17 @@ class Stage:
                 'another --work-dir or stage name')
         return record if osp.isfile(record.get('checkpoint', '')) else None
 
-    def run(self, seed, done, extra_options):
-        """Train and test the stage in a subprocess; write and return its
-        record.
+    def resolve(self, seed, done, extra_options):
+        """The stage's config as it trains (the checkpoints of ``done``
+        written in, the seed set) and its fingerprint: the sha256 of the
+        config with ``--cfg-options`` applied and each finished stage it
+        names replaced by a placeholder, and the checkpoint digests of
+        those stages (its inputs).
 
-        Args:
-            seed (int): the stage's ``randomness.seed``.
-            done (dict): key -> record of the stages finished before it.
-            extra_options (list[str]): ``--cfg-options`` for tools/train.py.
+        Returns:
+            tuple[Config, str, dict]: the config, the fingerprinted text,
+            ``dict(config=sha256, inputs={key: sha256})``.
         """
-        os.makedirs(self.work_dir, exist_ok=True)
         if not osp.isfile(self.config):
             raise FileNotFoundError(
                 f'stage {self.key}: config file does not exist: '
@@ -90,11 +115,82 @@ class Stage:
         # before the overrides point the teachers at this run's stages
         # (whose checkpoints replace every checkpoint='auto').
         cfg = complete_joint_loaders(Config.fromfile(self.config))
+        plain = copy.deepcopy(cfg)
+        used = _Placeholders(done)
         if self.overrides is not None:
             self.overrides(cfg, done)
-        cfg.randomness = dict(cfg.get('randomness') or {}, seed=seed)
+            self.overrides(plain, used)
+        for c in (cfg, plain):
+            c.randomness = dict(c.get('randomness') or {}, seed=seed)
+        if extra_options:
+            plain.merge_from_dict(parse_cfg_options(extra_options))
+        text = plain.pretty_text
+        inputs = {key: done[key].get('checkpoint_sha256')
+                  for key in sorted(used.used)}
+        return cfg, text, dict(config=text_sha256(text), inputs=inputs)
+
+    def check(self, seed, done, extra_options):
+        """Whether the stage is done for this run.
+
+        Returns:
+            tuple[dict | None, str | None, tuple]: the record if it finished
+            with the same resolved config and inputs (else None), why it
+            must run again (None for a stage never finished), and the
+            resolved config (see :meth:`resolve`).
+        """
+        resolved = self.resolve(seed, done, extra_options)
+        cfg, text, fingerprint = resolved
+        record = self.finished()
+        if record is None:
+            if osp.isfile(self.record_file):
+                return None, 'its checkpoint is missing', resolved
+            return None, None, resolved
+        why = checkpoint_changed(record)
+        old = record.get('fingerprint')
+        if why is None and old is None:
+            print(f'warning: stage {self.key}: its record ({self.record_file}'
+                  ') predates fingerprints; trusted as done (remove it to '
+                  'train the stage again)', file=sys.stderr, flush=True)
+        elif why is None and old['config'] != fingerprint['config']:
+            why = 'config changed: ' + config_change(self.work_dir, text)
+        elif why is None:
+            changed = [k for k in sorted(set(old['inputs']) |
+                                         set(fingerprint['inputs']))
+                       if old['inputs'].get(k) != fingerprint['inputs'].get(k)]
+            if changed:
+                why = 'input ' + ', '.join(changed) + ' changed'
+        if why is not None:
+            return None, why, resolved
+        # A moved work dir: the saved config names the finished stages it
+        # uses where they are now.
         stage_cfg = osp.join(self.work_dir, 'config.py')
-        cfg.dump(stage_cfg)
+        if _read_text(stage_cfg) != cfg.pretty_text:
+            atomic_write_text(stage_cfg, cfg.pretty_text)
+        return record, None, resolved
+
+    def run(self, seed, done, extra_options, resolved=None):
+        """Train and test the stage in a subprocess; write and return its
+        record.
+
+        Args:
+            seed (int): the stage's ``randomness.seed``.
+            done (dict): key -> record of the stages finished before it.
+            extra_options (list[str]): ``--cfg-options`` for tools/train.py.
+            resolved (tuple, optional): :meth:`resolve`'s result.
+        """
+        cfg, text, fingerprint = resolved or self.resolve(
+            seed, done, extra_options)
+        os.makedirs(self.work_dir, exist_ok=True)
+        attempt = osp.join(self.work_dir, 'attempt.json')
+        if _read_json(attempt) != fingerprint or osp.isfile(self.record_file):
+            # Another config's (or a finished) run: never resume it.
+            aside = set_aside(self.work_dir)
+            if aside:
+                print(f'stage {self.key}: the previous run is kept in '
+                      f'{aside}', flush=True)
+        atomic_write_json(attempt, fingerprint)
+        stage_cfg = osp.join(self.work_dir, 'config.py')
+        atomic_write_text(stage_cfg, cfg.pretty_text)
         train = [sys.executable, osp.join(REPO, 'tools/train.py'), stage_cfg,
                  '--work-dir', self.work_dir]
         if _has_checkpoint(self.work_dir):
@@ -113,16 +209,57 @@ class Stage:
             metrics = json.load(f)
         record = dict(key=self.key, seed=seed, checkpoint=checkpoint,
                       config=stage_cfg, source=self.config, metrics=metrics,
-                      wall_time_s=round(wall_time, 1))
-        tmp = self.record_file + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(record, f, indent=2)
-        os.replace(tmp, self.record_file)
-        return record
+                      wall_time_s=round(wall_time, 1),
+                      **checkpoint_identity(checkpoint),
+                      fingerprint=fingerprint)
+        atomic_write_text(osp.join(self.work_dir, RESOLVED), text)
+        return write_record(self.work_dir, record)
+
+
+class _Placeholders(dict):
+    """``done`` with each record's paths replaced by placeholders; notes
+    which records an override read."""
+
+    def __init__(self, done):
+        super().__init__({
+            key: dict(record, checkpoint=f'<{key} checkpoint>',
+                      config=f'<{key} config>')
+            for key, record in done.items()})
+        self.used = set()
+
+    def __getitem__(self, key):
+        self.used.add(key)
+        return super().__getitem__(key)
+
+
+def parse_cfg_options(options):
+    """``['a.b=1', ...]`` as tools/train.py reads them (mmengine's
+    DictAction)."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--o', nargs='+', action=DictAction)
+    return parser.parse_args(['--o', *options]).o
+
+
+def _read_text(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 def _has_checkpoint(work_dir):
-    return osp.isfile(osp.join(work_dir, 'last_checkpoint'))
+    """A killed run to resume: its ``last_checkpoint`` (mmengine writes an
+    absolute path; in a moved directory it is pointed here)."""
+    path = osp.join(work_dir, 'last_checkpoint')
+    target = _read_text(path)
+    if target is None:
+        return False
+    target = target.strip()
+    here = osp.join(work_dir, osp.basename(target))
+    if not osp.isfile(target) and osp.isfile(here):
+        atomic_write_text(path, osp.abspath(here))
+    return True
 
 
 def _best_checkpoint(work_dir):
@@ -134,31 +271,6 @@ def _best_checkpoint(work_dir):
         if osp.isfile(path):
             return osp.realpath(path)
     raise FileNotFoundError(f'no checkpoint was written in {work_dir!r}')
-
-
-def stage_environment(environ=None):
-    """The environment of a stage's process: ``environ`` (default
-    ``os.environ``) with the repository root first on ``PYTHONPATH``; the
-    user's own ``PYTHONPATH`` entries are kept after it."""
-    environ = dict(os.environ if environ is None else environ)
-    paths = [p for p in environ.get('PYTHONPATH', '').split(os.pathsep)
-             if p and osp.abspath(p) != REPO]
-    environ['PYTHONPATH'] = os.pathsep.join([REPO, *paths])
-    return environ
-
-
-def run_logged(cmd, log_file):
-    """Run ``cmd`` in the repository root with its output in ``log_file``;
-    raise with the log's last lines if it fails."""
-    with open(log_file, 'w') as log:
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT,
-                              cwd=REPO, env=stage_environment())
-    if proc.returncode != 0:
-        with open(log_file) as f:
-            tail = ''.join(f.readlines()[-30:])
-        raise RuntimeError(
-            f'command failed ({proc.returncode}): {" ".join(cmd)}\n'
-            f'last lines of {log_file}:\n{tail}')
 
 
 def set_teacher_checkpoints(cfg, done):
@@ -199,17 +311,18 @@ def set_student_teachers(cfg, done):
 
 def build_stages(pipe, seed_dir):
     """The stages of one seed, under ``seed_dir``."""
+    root = osp.dirname(osp.normpath(seed_dir))
     stages = [Stage(f'teachers/{name}', path,
-                    osp.join(seed_dir, 'teachers', name))
+                    osp.join(seed_dir, 'teachers', name), root=root)
               for name, path in pipe.teachers.items()]
     if pipe.get('joint_teacher'):
         stages.append(Stage('joint', pipe.joint_teacher,
                             osp.join(seed_dir, 'joint'),
-                            set_teacher_checkpoints))
+                            set_teacher_checkpoints, root=root))
     for name, path in (pipe.get('students') or {}).items():
         stages.append(Stage(f'students/{name}', path,
                             osp.join(seed_dir, 'students', name),
-                            set_student_teachers))
+                            set_student_teachers, root=root))
     return stages
 
 
@@ -227,6 +340,7 @@ def share_stages(stages, other_stages):
         if other is not None:
             stage.work_dir = other.work_dir
             stage.record_file = other.record_file
+            stage.root = other.root
     return stages
 
 
@@ -250,14 +364,43 @@ def pipeline_stages(pipe, work_dir, seed, config, _seen=()):
         _seen + (osp.abspath(config), )))
 
 
-def export_student_run(record, work_dir):
-    """Write the stock student of a finished stage-3 run (idempotent)."""
-    out_dir = osp.join(work_dir, 'export')
-    if not osp.isfile(osp.join(out_dir, 'student.pth')):
-        run_logged([sys.executable, osp.join(REPO, 'tools/export_student.py'),
-                    record['config'], record['checkpoint'], out_dir],
-                   osp.join(work_dir, 'export.out'))
-    return out_dir
+def _stage_roots(plan):
+    """The pipeline work directories the plan writes into (its own, and
+    those of its ``stages_of`` pipelines)."""
+    return {osp.abspath(stage.root) for _, stage in plan if stage.root}
+
+
+def _run_stages(plan, seeds, cfg_options):
+    records = {seed: {} for seed in seeds}
+    start = time.time()
+    for i, (seed, stage) in enumerate(plan):
+        elapsed = time.strftime('%H:%M:%S', time.gmtime(time.time() - start))
+        done, why, resolved = stage.check(seed, records[seed], cfg_options)
+        status = ('already done, skipped' if done else
+                  'running' if why is None else f'running again ({why})')
+        print(f'[{i + 1}/{len(plan)}] seed {seed} {stage.key}: {status} '
+              f'(elapsed {elapsed}, {len(plan) - i - 1} stages left after '
+              'this)', flush=True)
+        if done is None:
+            done = stage.run(seed, records[seed], cfg_options, resolved)
+        if stage.key.startswith('students/'):
+            export_student_run(done, stage.work_dir)
+        records[seed][stage.key] = done
+    return records
+
+
+def _write_outputs(pipe, records, seeds, plan, work_dir, report):
+    results = osp.join(work_dir, 'results.md')
+    text = write_results(pipe, records, seeds, results)
+    print(text)
+    print(f'written to {results}')
+    if report:
+        stage_dirs = {}
+        for seed, stage in plan:
+            stage_dirs.setdefault(seed, {})[stage.key] = stage.work_dir
+        index = write_report(work_dir, stage_dirs, table=pipe.get('table'),
+                             dataset=pipe.get('dataset'))
+        print(f'report: {osp.abspath(index)}')
 
 
 def run_pipeline(config, seeds=(0, ), work_dir=None, cfg_options=(),
@@ -289,29 +432,12 @@ def run_pipeline(config, seeds=(0, ), work_dir=None, cfg_options=(),
             for stage in pipeline_stages(pipe, work_dir, seed, config)]
     if pipe.get('table'):
         check_table(pipe, {stage.key for _, stage in plan}, config)
-    records = {seed: {} for seed in seeds}
-    start = time.time()
-    for i, (seed, stage) in enumerate(plan):
-        elapsed = time.strftime('%H:%M:%S', time.gmtime(time.time() - start))
-        done = stage.finished()
-        status = 'already done, skipped' if done else 'running'
-        print(f'[{i + 1}/{len(plan)}] seed {seed} {stage.key}: {status} '
-              f'(elapsed {elapsed}, {len(plan) - i - 1} stages left after '
-              'this)', flush=True)
-        if done is None:
-            done = stage.run(seed, records[seed], list(cfg_options))
-        if stage.key.startswith('students/'):
-            export_student_run(done, stage.work_dir)
-        records[seed][stage.key] = done
-    results = osp.join(work_dir, 'results.md')
-    text = write_results(pipe, records, seeds, results)
-    print(text)
-    print(f'written to {results}')
-    if report:
-        stage_dirs = {}
-        for seed, stage in plan:
-            stage_dirs.setdefault(seed, {})[stage.key] = stage.work_dir
-        index = write_report(work_dir, stage_dirs, table=pipe.get('table'),
-                             dataset=pipe.get('dataset'))
-        print(f'report: {osp.abspath(index)}')
+    # The run owns its work dir and those of the `stages_of` pipelines it
+    # writes into; a second run on one of them stops here.
+    roots = sorted(set(_stage_roots(plan)) | {osp.abspath(work_dir)})
+    with stop_on_signals(), contextlib.ExitStack() as locks:
+        for root in roots:
+            locks.enter_context(WorkDirLock(root))
+        records = _run_stages(plan, seeds, list(cfg_options))
+        _write_outputs(pipe, records, seeds, plan, work_dir, report)
     return records
