@@ -8,7 +8,7 @@ STAMP      := $(VENV)/.installed
 FASHION    := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 DATA_STAMP := data/offline/.built
 
-.PHONY: demo test setup data system-deps clean-venv
+.PHONY: demo test setup data system-deps clean-venv readme-figures
 
 demo: setup data
 	$(PY) tools/run_pipeline.py configs/pipelines/offline.py
@@ -42,6 +42,13 @@ $(STAMP): constraints.txt setup.py
 
 data: setup
 	$(PY) tools/prepare_offline_data.py
+
+# The README's report figures, from the seed-0 run of `make demo`.
+readme-figures: setup
+	$(PY) tools/report.py work_dirs/offline --config configs/pipelines/offline.py
+	mkdir -p docs/report
+	cp work_dirs/offline/report/results.png work_dirs/offline/report/curves_mnist.png \
+		work_dirs/offline/report/embedding_mnist.png docs/report/
 
 clean-venv:
 	rm -rf $(VENV)

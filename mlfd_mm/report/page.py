@@ -161,8 +161,10 @@ def _teacher_weights(run: PipelineRun, seed: int) -> dict:
 
 
 def _embedding_sections(run, seed, out_dir, figure, progress):
+    """Draw the embeddings (through ``figure``) and return the table of
+    their separation scores."""
     import matplotlib.pyplot as plt
-    sections = []
+    scores = []
     for name in run.datasets:
         result = run_embeddings(run, seed, name, progress)
         shown = [(k, v) for k, v in result.items() if v is not None]
@@ -175,6 +177,7 @@ def _embedding_sections(run, seed, out_dir, figure, progress):
                            emb)
             _scatter(ax, emb, f'{label}: silhouette {emb["silhouette"]:.3f}, '
                      f'5-NN {emb["knn"]:.1f}%')
+            scores.append((name, label, 'class', emb))
         figure(fig, f'embedding_{name}.png', f'{name}: specific model vs '
                'student, coloured by class')
     joint = joint_embedding(run, seed, progress)
@@ -185,7 +188,14 @@ def _embedding_sections(run, seed, out_dir, figure, progress):
                  f'{joint["silhouette"]:.3f}', names=joint['names'])
         figure(fig, 'embedding_joint.png', 'joint teacher fused features, '
                'coloured by dataset')
-    return sections
+        scores.append(('all', 'joint teacher', 'dataset', joint))
+    rows = ''.join(
+        f'<tr><td>{html.escape(d)}</td><td>{html.escape(m)}</td>'
+        f'<td>{g}</td><td>{e["silhouette"]:.3f}</td><td>{e["knn"]:.1f}</td>'
+        f'<td>{len(e["points"])}</td></tr>' for d, m, g, e in scores)
+    return [('<table><tr><th>dataset</th><th>model</th><th>groups</th>'
+             '<th>silhouette (2-D)</th><th>5-NN acc. (2-D, %)</th>'
+             '<th>points</th></tr>' + rows + '</table>')] if rows else []
 
 
 def _scatter(ax, emb, title, names=None):
@@ -215,7 +225,7 @@ def _provenance(run: PipelineRun) -> str:
             wall = record.get('wall_time_s') if record else None
             rows.append(
                 f'<tr><td>{seed}</td><td>{html.escape(key)}</td><td>'
-                f'{html.escape(str(record.get("source", "")) if record else "missing")}'
+                f'{html.escape(osp.normpath(record["source"]) if record and record.get("source") else ("" if record else "missing"))}'
                 f'</td><td>{"" if wall is None else f"{wall:.0f} s"}</td></tr>')
     return (f'<h2>Provenance</h2><p>commit {html.escape(commit or "unknown")}'
             f', seeds {run.seeds}</p><table><tr><th>seed</th><th>stage</th>'
