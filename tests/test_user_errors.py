@@ -273,3 +273,41 @@ def test_legitimate_cfg_options_still_merge(tmp_path):
                                        'model.loss_weights.kd': 0.5},
                       missing_checkpoints='none')
     assert cfg.model.loss_weights.kd == 0.5
+
+
+# ---------------------------------------------------------------------------
+# 1b. the checkpoints a user legitimately tests still pass the check
+# ---------------------------------------------------------------------------
+@pytest.mark.slow
+def test_distiller_run_and_its_export_pass_the_checkpoint_check(tmp_path):
+    """A distiller checkpoint against its config and its export against
+    ``student_config.py`` fit; the export against the distiller config is
+    refused, named as an exported student."""
+    from mmengine.runner import Runner
+
+    from mlfd_mm.apis.export import export_student
+    from mlfd_mm.apis.runner import check_run_checkpoint
+    from test_mlfd_distiller import (distiller_config, make_image_folder,
+                                     make_joint_teacher)
+    teacher = make_joint_teacher(tmp_path)
+    data_root = make_image_folder(tmp_path / 'data')
+    config = str(tmp_path / 'distiller.py')
+    Config(distiller_config(teacher, data_root, tmp_path / 'work',
+                            max_epochs=1)).dump(config)
+    Runner.from_cfg(Config.fromfile(config)).train()
+    checkpoint = str(tmp_path / 'work' / 'epoch_1.pth')
+    student_pth, student_cfg = export_student(config, checkpoint,
+                                              str(tmp_path / 'export'))
+
+    def runner_for(path, load_from):
+        cfg = Config.fromfile(path)
+        cfg.work_dir, cfg.load_from = str(tmp_path / 'test'), load_from
+        return Runner.from_cfg(cfg), cfg
+
+    runner, cfg = runner_for(config, checkpoint)
+    check_run_checkpoint(runner, cfg, config, testing=True)
+    runner, cfg = runner_for(student_cfg, student_pth)
+    check_run_checkpoint(runner, cfg, student_cfg, testing=True)
+    runner, cfg = runner_for(config, student_pth)
+    with pytest.raises(CheckpointMismatchError, match='an exported student'):
+        check_run_checkpoint(runner, cfg, config, testing=True)
