@@ -11,10 +11,9 @@ from mmengine.config import Config, DictAction
 from mmengine.dist import is_main_process
 
 from ..checks import (check_cfg_options, check_checkpoint_fits,
-                      check_datasets)
+                      check_clip_frames, check_data_roots, check_datasets)
 from ..compat import prepare_cpu_distributed
 from ..config import complete_config
-from ..config_checks import check_clip_frames, check_data_roots
 
 
 def parse_run_args(parser, argv=None):
@@ -117,8 +116,8 @@ def check_run_checkpoint(runner, cfg, config_path='', testing=False):
     path, resume = cfg.get('load_from'), bool(cfg.get('resume'))
     if resume and not path:
         path = find_latest_checkpoint(runner.work_dir)
-    if not path:
-        return
+    if not path or '://' in str(path):
+        return  # a URL: mmengine downloads it, there is no file to read
     what = ('--resume checkpoint' if resume else 'checkpoint' if testing
             else 'load_from checkpoint')
     check_checkpoint_fits(runner.model, path, what, config_path,

@@ -56,6 +56,8 @@ def check_cfg_options(cfg, options):
         parts = str(key).split('.')
         node, path = getattr(cfg, '_cfg_dict', cfg), []
         for depth, part in enumerate(parts):
+            if node is None and depth > 0:
+                break  # an unset setting (val_cfg=None) given afresh
             exists, value = _child(node, part)
             last = depth == len(parts) - 1
             if exists:
