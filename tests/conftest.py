@@ -1,5 +1,6 @@
 """Shared fixtures. ``import mlfd_mm`` comes first: it applies the compat
 fixes, which must precede any torchvision import."""
+import copy
 import os
 import os.path as osp
 import subprocess
@@ -8,6 +9,7 @@ import sys
 import mlfd_mm  # noqa: F401  (must stay the first project import)
 import pytest
 import torch
+from mmpretrain.structures import DataSample
 
 # The suite runs tiny models: one thread avoids oversubscribing small
 # machines, where a second thread costs more than it gives.
@@ -128,3 +130,97 @@ def write_payload_checkpoint(path, marker, state_dict=None):
                 meta=dict(note=_MarkerPayload(marker)))
     torch.save(ckpt, str(path))
     return str(path)
+
+
+# ---------------------------------------------------------------------------
+# distillers: a tiny student, a tiny joint teacher, a batch, a whole config
+# ---------------------------------------------------------------------------
+# The distiller tests' data preprocessor (the student's mean/std).
+MEAN, STD = [120., 110., 100.], [60., 61., 62.]
+# Distilled pairs of the tiny student and joint teacher.
+PAIRS = [(0, 'l1'), (2, 'l2'), (3, 'l3')]
+
+
+def narrow_resnet(num_classes):
+    """ResNet-18, 4/8/16/32 channels at 8/4/2/1 px for 32 px input, without
+    a mean/std of its own; its out_indices are explicit, so that a test can
+    see the distiller keep them."""
+    model = tiny_resnet(num_classes, base_channels=4, mean_std=None)
+    model['backbone']['out_indices'] = (3, )
+    return model
+
+
+def make_joint_teacher(root):
+    """Two tiny random teachers 'digits' (3 classes) and 'shapes' (5), a
+    JointTeacher over them at L3 (joint levels 8 channels at 4/2/1 px for
+    32 px input), saved as a trained joint checkpoint would be.
+
+    Returns:
+        dict: ``teacher=`` argument of the distiller.
+    """
+    teachers = []
+    for seed, (name, cfg) in enumerate(
+        (('digits', tiny_resnet_cifar(3)),
+         ('shapes', tiny_resnet(5, mean_std=([100.] * 3, [70.] * 3))))):
+        path = osp.join(str(root), f'{name}.pth')
+        save_teacher_checkpoint(cfg, path, seed)
+        teachers.append(dict(name=name, config=cfg, checkpoint=path))
+    joint_cfg = dict(type='JointTeacher', teachers=teachers, levels='L3',
+                     fusion=dict(type='ConcatFusionNeck', width=8))
+    checkpoint = osp.join(str(root), 'joint.pth')
+    state = save_teacher_checkpoint(copy.deepcopy(joint_cfg), checkpoint, 10)
+    for key, value in state.items():
+        if key.startswith('head.'):
+            value.normal_(0, 0.5)  # confident logits: KD is informative
+    torch.save({'state_dict': state, 'meta': {}}, checkpoint)
+    return dict(config=joint_cfg, checkpoint=checkpoint)
+
+
+def make_image_folder(root):
+    """Five classes of two random 32 px images under ``root`` (a Path)."""
+    return write_image_folder(root, 5, 2, seed=0)
+
+
+def distiller_config(teacher, data_root, work_dir, max_epochs=2):
+    """A whole training config of the distiller on an image folder."""
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+    loader = dict(
+        batch_size=4, num_workers=0,
+        dataset=dict(type='CustomDataset', data_root=data_root,
+                     pipeline=pipeline),
+        sampler=dict(type='DefaultSampler', shuffle=False))
+    return dict(
+        default_scope='mmpretrain',
+        work_dir=str(work_dir),
+        model=dict(type='MLFDDistiller', student=narrow_resnet(5),
+                   teacher=teacher, dataset='shapes', distill=PAIRS),
+        data_preprocessor=dict(num_classes=5, mean=MEAN, std=STD,
+                               to_rgb=True),
+        train_dataloader=loader, val_dataloader=loader,
+        test_dataloader=loader,
+        val_evaluator=dict(type='Accuracy', topk=(1, )),
+        test_evaluator=dict(type='Accuracy', topk=(1, )),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.05,
+                                          momentum=0.9)),
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs, val_interval=1),
+        val_cfg=dict(), test_cfg=dict(),
+        default_hooks=dict(
+            logger=dict(type='LoggerHook', interval=1),
+            checkpoint=dict(type='CheckpointHook', interval=1)),
+        custom_hooks=[dict(type='JointTeacherAccuracyHook')],
+        randomness=dict(seed=0),
+        log_level='WARNING')
+
+
+def state_copy(module):
+    """A detached copy of a module's state_dict (to compare before/after)."""
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+@pytest.fixture
+def batch():
+    """Four raw 32 px images (0..255) with labels 0, 3, 1, 4."""
+    torch.manual_seed(1)
+    inputs = torch.rand(4, 3, 32, 32) * 255
+    labels = [0, 3, 1, 4]
+    return inputs, [DataSample().set_gt_label(k) for k in labels], labels

@@ -11,14 +11,13 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
 from mmpretrain.structures import DataSample
 
-from conftest import (REPO, save_teacher_checkpoint, tiny_resnet,
+from conftest import (MEAN, REPO, STD, narrow_resnet,
+                      save_teacher_checkpoint, state_copy, tiny_resnet,
                       tiny_resnet_cifar, write_image_folder)
 from mlfd_mm.apis.export import export_student
 from mlfd_mm.config import auto_checkpoint
 from mlfd_mm.models.distillers import AMTMLDistiller
 from mlfd_mm.models.losses import KDLoss, RKDLoss
-
-MEAN, STD = [120., 110., 100.], [60., 61., 62.]
 
 # Student: ResNet-18 with 4/8/16/32 channels at 8/4/2/1 px (32 px input).
 # Teachers: 'cifar' 4/8/16/32 channels at 32/16/8/4 px; 'wide' 8/16/32/64
@@ -33,14 +32,6 @@ def _in_repo(path):
     """A config's path, relative to the repository root or absolute (with
     '..' from the config's own directory), as one absolute path."""
     return osp.normpath(osp.join(REPO, path))
-
-
-def narrow_resnet(num_classes):
-    """The student's architecture, without a mean/std of its own; its
-    out_indices are explicit, so that an export can be seen to keep them."""
-    model = tiny_resnet(num_classes, base_channels=4, mean_std=None)
-    model['backbone']['out_indices'] = (3, )
-    return model
 
 
 def save_teacher(root, name, cfg, seed):
@@ -69,18 +60,6 @@ def build(teachers, **kwargs):
     torch.manual_seed(0)
     return MODELS.build(dict(type='AMTMLDistiller', teachers=teachers,
                              **kwargs))
-
-
-@pytest.fixture
-def batch():
-    torch.manual_seed(1)
-    inputs = torch.rand(4, 3, 32, 32) * 255
-    labels = [0, 3, 1, 4]
-    return inputs, [DataSample().set_gt_label(k) for k in labels], labels
-
-
-def _state(module):
-    return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
 def stock_teacher_logits(spec, inputs):
@@ -202,8 +181,8 @@ def test_gradients_reach_weights_connectors_student_not_teachers(
     distiller.train()
     assert all(not m.training for t in distiller.teachers
                for m in t.modules())
-    teachers_before = _state(distiller.teachers)
-    student_before = _state(distiller.student)
+    teachers_before = state_copy(distiller.teachers)
+    student_before = state_copy(distiller.student)
     latents_before = distiller.teacher_latents.detach().clone()
     optimizer = torch.optim.SGD(
         [p for p in distiller.parameters() if p.requires_grad], lr=0.1)
@@ -218,14 +197,14 @@ def test_gradients_reach_weights_connectors_student_not_teachers(
                        for p in c.parameters()]
     assert connector_grads and all(
         g is not None and g.abs().sum() > 0 for g in connector_grads)
-    changed = [k for k, v in _state(distiller.student).items()
+    changed = [k for k, v in state_copy(distiller.student).items()
                if not torch.equal(v, student_before[k])]
     assert any(k.startswith('backbone.layer1') for k in changed)
     assert any(k.startswith('head.fc') for k in changed)
     # the teachers: no gradient, bit-identical (BN statistics included)
     assert all(p.grad is None and not p.requires_grad
                for p in distiller.teachers.parameters())
-    for key, value in _state(distiller.teachers).items():
+    for key, value in state_copy(distiller.teachers).items():
         assert torch.equal(value, teachers_before[key]), key
 
 
@@ -405,12 +384,12 @@ def test_runner_trains_weights_and_logs_them(teachers, tmp_path):
         custom_hooks=[dict(type='JointTeacherAccuracyHook')],
         randomness=dict(seed=0), log_level='WARNING'))
     runner = Runner.from_cfg(cfg)
-    teachers_before = _state(runner.model.teachers)
+    teachers_before = state_copy(runner.model.teachers)
     latents_before = runner.model.teacher_latents.detach().clone()
     runner.train()
     model = runner.model
     assert not torch.equal(model.teacher_latents, latents_before)
-    for key, value in _state(model.teachers).items():
+    for key, value in state_copy(model.teachers).items():
         assert torch.equal(value, teachers_before[key]), key
     scalars = runner.message_hub.log_scalars
     weights = [scalars[f'train/mu_{n}'].current()

@@ -10,10 +10,9 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from conftest import PYTHON, REPO, run_tool
+from conftest import (PYTHON, REPO, distiller_config, make_image_folder,
+                      make_joint_teacher, run_tool)
 from mlfd_mm.apis.export import export_student
-from test_mlfd_distiller import (distiller_config, make_image_folder,
-                                 make_joint_teacher)
 
 EXPORT_TOOL = osp.join(REPO, 'tools/export_student.py')
 

@@ -10,52 +10,11 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
 from mmpretrain.structures import DataSample
 
-from conftest import (REPO, save_teacher_checkpoint, tiny_resnet,
-                      tiny_resnet_cifar, write_image_folder)
-from mlfd_mm.models.distillers import MLFDDistiller
+from conftest import (MEAN, PAIRS, REPO, STD, distiller_config,
+                      make_image_folder, make_joint_teacher, narrow_resnet,
+                      state_copy)
 from mlfd_mm.models.losses import KDLoss
 
-MEAN, STD = [120., 110., 100.], [60., 61., 62.]
-
-
-def narrow_resnet(num_classes):
-    """ResNet-18, 4/8/16/32 channels at 8/4/2/1 px for 32 px input, without
-    a mean/std of its own; its out_indices are explicit, so that a test can
-    see the distiller keep them."""
-    model = tiny_resnet(num_classes, base_channels=4, mean_std=None)
-    model['backbone']['out_indices'] = (3, )
-    return model
-
-
-def make_joint_teacher(root):
-    """Two tiny random teachers 'digits' (3 classes) and 'shapes' (5), a
-    JointTeacher over them at L3 (joint levels 8 channels at 4/2/1 px for
-    32 px input), saved as a trained joint checkpoint would be.
-
-    Returns:
-        dict: ``teacher=`` argument of the distiller.
-    """
-    teachers = []
-    for seed, (name, cfg) in enumerate(
-        (('digits', tiny_resnet_cifar(3)),
-         ('shapes', tiny_resnet(5, mean_std=([100.] * 3, [70.] * 3))))):
-        path = osp.join(str(root), f'{name}.pth')
-        save_teacher_checkpoint(cfg, path, seed)
-        teachers.append(dict(name=name, config=cfg, checkpoint=path))
-    joint_cfg = dict(type='JointTeacher', teachers=teachers, levels='L3',
-                     fusion=dict(type='ConcatFusionNeck', width=8))
-    checkpoint = osp.join(str(root), 'joint.pth')
-    state = save_teacher_checkpoint(copy.deepcopy(joint_cfg), checkpoint, 10)
-    for key, value in state.items():
-        if key.startswith('head.'):
-            value.normal_(0, 0.5)  # confident logits: KD is informative
-    torch.save({'state_dict': state, 'meta': {}}, checkpoint)
-    return dict(config=joint_cfg, checkpoint=checkpoint)
-
-
-def make_image_folder(root):
-    """Five classes of two random 32 px images under ``root`` (a Path)."""
-    return write_image_folder(root, 5, 2, seed=0)
 
 
 def build_distiller(teacher, **kwargs):
@@ -70,21 +29,6 @@ def build_distiller(teacher, **kwargs):
 @pytest.fixture(scope='module')
 def teacher(tmp_path_factory):
     return make_joint_teacher(tmp_path_factory.mktemp('joint'))
-
-
-@pytest.fixture
-def batch():
-    torch.manual_seed(1)
-    inputs = torch.rand(4, 3, 32, 32) * 255
-    labels = [0, 3, 1, 4]
-    return inputs, [DataSample().set_gt_label(k) for k in labels], labels
-
-
-def _state(module):
-    return {k: v.detach().clone() for k, v in module.state_dict().items()}
-
-
-PAIRS = [(0, 'l1'), (2, 'l2'), (3, 'l3')]
 
 
 def test_loss_terms_match_their_definitions(teacher, batch):
@@ -178,8 +122,8 @@ def test_gradients_reach_student_and_connectors_not_teacher(teacher, batch):
     distiller.train()
     assert not distiller.teacher.training
     assert all(not m.training for m in distiller.teacher.modules())
-    teacher_before = _state(distiller.teacher)
-    student_before = _state(distiller.student)
+    teacher_before = state_copy(distiller.teacher)
+    student_before = state_copy(distiller.student)
     trainable = [p for p in distiller.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(trainable, lr=0.1)
     losses = distiller(inputs, samples, mode='loss')
@@ -188,13 +132,13 @@ def test_gradients_reach_student_and_connectors_not_teacher(teacher, batch):
 
     assert all(p.grad is None for p in distiller.teacher.parameters())
     assert not any(p.requires_grad for p in distiller.teacher.parameters())
-    for key, value in _state(distiller.teacher).items():
+    for key, value in state_copy(distiller.teacher).items():
         assert torch.equal(value, teacher_before[key]), key  # incl. BN stats
     connector_grads = [p.grad for c in distiller.connectors
                        for p in c.parameters()]
     assert connector_grads and all(
         g is not None and g.abs().sum() > 0 for g in connector_grads)
-    changed = [k for k, v in _state(distiller.student).items()
+    changed = [k for k, v in state_copy(distiller.student).items()
                if not torch.equal(v, student_before[k])]
     assert any(k.startswith('backbone.layer1') for k in changed)
     assert any(k.startswith('head.fc') for k in changed)
@@ -252,13 +196,13 @@ def test_feature_only_samples_of_other_datasets(teacher):
 
 def test_init_weights_leaves_teacher_alone(teacher):
     distiller = build_distiller(teacher, distill=PAIRS)
-    before = _state(distiller.teacher)
-    student_before = _state(distiller.student)
+    before = state_copy(distiller.teacher)
+    student_before = state_copy(distiller.student)
     distiller.init_weights()
-    for key, value in _state(distiller.teacher).items():
+    for key, value in state_copy(distiller.teacher).items():
         assert torch.equal(value, before[key]), key
     assert any(not torch.equal(v, student_before[k])
-               for k, v in _state(distiller.student).items())
+               for k, v in state_copy(distiller.student).items())
 
 
 def test_student_is_the_stock_classifier(teacher, batch):
@@ -459,43 +403,12 @@ def test_joint_config_file_with_auto_teacher_checkpoints(teacher, tmp_path,
 # ----------------------------------------------------------------------
 # a real training run
 # ----------------------------------------------------------------------
-def distiller_config(teacher, data_root, work_dir, max_epochs=2):
-    """A whole training config of the distiller on an image folder."""
-    pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
-    loader = dict(
-        batch_size=4, num_workers=0,
-        dataset=dict(type='CustomDataset', data_root=data_root,
-                     pipeline=pipeline),
-        sampler=dict(type='DefaultSampler', shuffle=False))
-    return dict(
-        default_scope='mmpretrain',
-        work_dir=str(work_dir),
-        model=dict(type='MLFDDistiller', student=narrow_resnet(5),
-                   teacher=teacher, dataset='shapes', distill=PAIRS),
-        data_preprocessor=dict(num_classes=5, mean=MEAN, std=STD,
-                               to_rgb=True),
-        train_dataloader=loader, val_dataloader=loader,
-        test_dataloader=loader,
-        val_evaluator=dict(type='Accuracy', topk=(1, )),
-        test_evaluator=dict(type='Accuracy', topk=(1, )),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.05,
-                                          momentum=0.9)),
-        train_cfg=dict(by_epoch=True, max_epochs=max_epochs, val_interval=1),
-        val_cfg=dict(), test_cfg=dict(),
-        default_hooks=dict(
-            logger=dict(type='LoggerHook', interval=1),
-            checkpoint=dict(type='CheckpointHook', interval=1)),
-        custom_hooks=[dict(type='JointTeacherAccuracyHook')],
-        randomness=dict(seed=0),
-        log_level='WARNING')
-
-
 def test_runner_trains_validates_and_reports_teacher(teacher, tmp_path):
     from mmengine.runner import Runner
     data_root = make_image_folder(tmp_path / 'data')
     cfg = Config(distiller_config(teacher, data_root, tmp_path / 'work'))
     runner = Runner.from_cfg(cfg)
-    teacher_before = _state(runner.model.teacher)
+    teacher_before = state_copy(runner.model.teacher)
     measured = []
     real_start = runner.model.start_teacher_accuracy
 
@@ -506,7 +419,7 @@ def test_runner_trains_validates_and_reports_teacher(teacher, tmp_path):
     runner.model.start_teacher_accuracy = counting_start
     runner.train()
     # frozen through a whole run, init_weights included
-    for key, value in _state(runner.model.teacher).items():
+    for key, value in state_copy(runner.model.teacher).items():
         assert torch.equal(value, teacher_before[key]), key
     # the teacher is measured at the first validation only
     assert measured == [1]
