@@ -31,7 +31,9 @@ def _type_name(node) -> str:
 def loader_datasets(cfg, phase) -> Iterator[Tuple[str, Optional[str], dict]]:
     """(config key path, dataset name or None, dataset config) of every
     dataset that the loader ``phase`` builds; the datasets of a
-    ``MultiDatasetWrapper`` one by one (``config=`` entries resolved)."""
+    ``MultiDatasetWrapper`` one by one (``config=`` entries resolved), each
+    with its name in ``names`` (``'#i'`` without one); None for a loader's
+    only dataset."""
     loader = _plain(cfg.get(phase))
     if not isinstance(loader, dict) or not isinstance(
             _plain(loader.get('dataset')), dict):
@@ -47,10 +49,10 @@ def loader_datasets(cfg, phase) -> Iterator[Tuple[str, Optional[str], dict]]:
         entry = _plain(entry)
         if not isinstance(entry, dict):
             continue
-        name = names[i] if i < len(names) else None
-        label = f'{where}.datasets[{i}]'
-        if name is not None:
-            label += f" ('{name}')"
+        # a wrapper without names: its datasets are still told apart
+        name = names[i] if i < len(names) else f'#{i}'
+        label = f'{where}.datasets[{i}]' + (
+            f" ('{name}')" if i < len(names) else '')
         yield label, name, resolve_dataset_config(dict(entry))
 
 
