@@ -67,6 +67,18 @@ def test_checkpoint_of_another_stage_is_named(tmp_path, prefix, kind):
         check_checkpoint_fits(resnet, str(path), '--resume checkpoint')
 
 
+def test_teacher_checkpoint_on_the_joint_config_is_refused(tmp_path):
+    cfg = load_config(JOINT, missing_checkpoints='none')
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        joint = MODELS.build(cfg.model)
+    path = _save(_build(RESNET), tmp_path / 'teacher.pth')
+    with pytest.raises(CheckpointMismatchError) as err:
+        check_checkpoint_fits(joint, path, 'checkpoint', JOINT)
+    message = str(err.value)
+    assert 'missing (' in message and 'teachers.0.backbone' in message
+    assert 'JointTeacher' in message and 'stage-1 teacher' in message
+
+
 def test_mis_shaped_keys_are_named(tmp_path):
     resnet = _build(RESNET)
     cfg = Config.fromfile(RESNET)
