@@ -11,6 +11,11 @@ default_hooks = dict(
                     save_best='auto'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
+    # Random generator states (main process and persistent dataloader
+    # workers) saved with each checkpoint and restored on --resume, so that
+    # a resumed run repeats an uninterrupted one. A default hook rather than
+    # a custom one: configs that set `custom_hooks` keep it.
+    rng_state=dict(type='RNGStateHook'),
 )
 env_cfg = dict(
     cudnn_benchmark=False,
