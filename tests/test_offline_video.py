@@ -19,44 +19,22 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 from mmengine.registry import DATASETS, DefaultScope
+from video_fakes import SPLITS, write_fake_motion_source
 
 from mlfd_mm.datasets.offline_video import (CANVAS_SIZE, NUM_FRAMES,
                                             OFFLINE_VIDEO_DATASETS,
                                             build_offline_video_dataset)
 
 REPO = Path(__file__).resolve().parents[1]
-SPLITS = ('train', 'val', 'test')
 # Few clips: the whole module builds ~100 clips.
 TINY = dict(train=2, val=1, test=1)
-
-
-def _write_fake_source(image_root, source, per_label=2):
-    """A bright elongated ellipse on black per image, 10 labels, 3 splits."""
-    rng = np.random.default_rng(len(source))
-    folder = osp.join(image_root, source)
-    os.makedirs(osp.join(folder, 'meta'), exist_ok=True)
-    for split in SPLITS:
-        os.makedirs(osp.join(folder, 'images', split), exist_ok=True)
-        lines = []
-        for index in range(10 * per_label):
-            label = index % 10
-            image = np.zeros((32, 32, 3), np.uint8)
-            # elongated, so that its orientation shows rotations
-            axes = (int(rng.integers(9, 12)), int(rng.integers(3, 6)))
-            cv2.ellipse(image, (16, 16), axes, float(rng.uniform(0, 180)), 0,
-                        360, (255, 255, 255), -1)
-            rel_path = f'images/{split}/{index:05d}.png'
-            cv2.imwrite(osp.join(folder, rel_path), image)
-            lines.append(f'{rel_path} {label}\n')
-        with open(osp.join(folder, 'meta', f'{split}.txt'), 'w') as f:
-            f.writelines(lines)
 
 
 @pytest.fixture(scope='module')
 def image_root(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('offline'))
     for source in {s['source'] for s in OFFLINE_VIDEO_DATASETS.values()}:
-        _write_fake_source(root, source)
+        write_fake_motion_source(root, source)
     return root
 
 

@@ -299,8 +299,8 @@ def test_distiller_run_and_its_export_pass_the_checkpoint_check(tmp_path):
 
     from mlfd_mm.apis.export import export_student
     from mlfd_mm.apis.runner import check_run_checkpoint
-    from test_mlfd_distiller import (distiller_config, make_image_folder,
-                                     make_joint_teacher)
+    from conftest import (distiller_config, make_image_folder,
+                          make_joint_teacher)
     teacher = make_joint_teacher(tmp_path)
     data_root = make_image_folder(tmp_path / 'data')
     config = str(tmp_path / 'distiller.py')

@@ -10,11 +10,11 @@ import mlfd_mm  # noqa: F401  (compat fixes before torchvision)
 import pytest
 import torch
 from conftest import REPO
-from mmaction.structures import ActionDataSample
 from mmengine.config import Config
+from video_fakes import (action_samples, fake_activitynet, fake_video_dataset,
+                         joint_model_random_teachers, random_clips)
 from mmengine.registry import DATASETS, MODELS, DefaultScope
 from mlfd_mm.config import auto_checkpoint, complete_joint_loaders
-from test_video_configs import _fake_activitynet, _fake_video_dataset
 
 JOINT = osp.join(REPO, 'configs/mlfd/joint_action.py')
 NUM_CLASSES = dict(activitynet=200, hmdb51=51, ucf101=101)
@@ -29,25 +29,7 @@ def _student_config(name):
 
 
 def _joint_model_cfg():
-    model = Config.fromfile(JOINT).model.to_dict()
-    for teacher in model['teachers']:
-        teacher.update(checkpoint=None, input_size=SIZE)
-    return model
-
-
-def _clips(num):
-    generator = torch.Generator().manual_seed(0)
-    return [torch.randint(0, 256, (8, 3, SIZE, SIZE), dtype=torch.uint8,
-                          generator=generator) for _ in range(num)]
-
-
-def _samples(pairs):
-    samples = []
-    for name, label in pairs:
-        sample = ActionDataSample().set_gt_label(label)
-        sample.set_metainfo(dict(dataset_name=name))
-        samples.append(sample)
-    return samples
+    return joint_model_random_teachers(JOINT, input_size=SIZE)
 
 
 @pytest.fixture(scope='module')
@@ -75,9 +57,9 @@ def test_joint_action_teacher_on_random_clips(joint):
     assert joint.level_channels == [256]
     assert [type(t.backbone).__name__ for t in joint.teachers] == [
         'ResNet', 'ResNetTSM', 'ResNetTSM']
-    samples = _samples([('activitynet', 199), ('ucf101', 100)])
+    samples = action_samples([('activitynet', 199), ('ucf101', 100)])
     data = joint.data_preprocessor(
-        dict(inputs=_clips(2), data_samples=samples), True)
+        dict(inputs=random_clips(2, size=SIZE), data_samples=samples), True)
     with torch.no_grad():
         out = joint(data['inputs'], mode='tensor')
         losses = joint(**data, mode='loss')
@@ -121,7 +103,8 @@ def test_action_student_config_and_random_clips(name, joint_checkpoint):
         .backbone).__name__
     assert distiller.pairs == [(3, 0)]
     data = distiller.data_preprocessor(
-        dict(inputs=_clips(2), data_samples=_samples([(name, 3)] * 2)),
+        dict(inputs=random_clips(2, size=SIZE),
+             data_samples=action_samples([(name, 3)] * 2)),
         True)
     distiller.train()
     losses = distiller(**data, mode='loss')
@@ -169,9 +152,9 @@ def test_joint_action_datasets_build_from_the_expected_layout(
     # The paper's data roots are data/<set> under the working directory.
     monkeypatch.chdir(tmp_path)
     classes = ['brush_hair', 'cartwheel', 'catch']
-    _fake_activitynet(classes)
+    fake_activitynet(classes)
     for name in ('hmdb51', 'ucf101'):
-        _fake_video_dataset(name, classes)
+        fake_video_dataset(name, classes)
     cfg = complete_joint_loaders(Config.fromfile(JOINT))
     for split in ('train', 'val', 'test'):
         with DefaultScope.overwrite_default_scope('mmaction'):

@@ -5,20 +5,17 @@ Each config's model is built and run on random clips (the paper's R50 ones at
 into the batch, and each of the paper's datasets is built from a tiny fake
 data set in the layout its config expects.
 """
-import os
-import os.path as osp
 from pathlib import Path
 
 import mlfd_mm  # noqa: F401  (compat fixes before torchvision is imported)
 
-import cv2
-import numpy as np
 import pytest
 import torch
 from mmaction.structures import ActionDataSample
 from mmengine.config import Config
 from mmengine.registry import DATASETS, MODELS, DefaultScope
 from mmengine.runner import load_checkpoint
+from video_fakes import fake_activitynet, fake_video_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 TEACHERS = REPO / 'configs' / 'teachers'
@@ -146,54 +143,15 @@ def test_paper_teacher_loads_a_kinetics400_checkpoint(stem, tmp_path):
 
 
 # ---------------------------------------------------------------- datasets
-def _write_video(path, num_frames=12, size=(80, 60)):
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    # The paper's datasets come as .avi; an MPEG-4 part 2 stream decodes the
-    # same way through decord.
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'), 10,
-                             size)
-    assert writer.isOpened()
-    for t in range(num_frames):
-        writer.write(np.full((size[1], size[0], 3), 10 * t, np.uint8))
-    writer.release()
-
-
-def _fake_video_dataset(name, classes):
-    """Lay out data/<name>/ as mmaction2's build_file_list writes it."""
-    for split in ('train', 'val'):
-        rows = []
-        for label, class_name in enumerate(classes):
-            rel = f'{class_name}/v_{class_name}_{split}.avi'
-            _write_video(osp.join('data', name, 'videos', rel))
-            rows.append(f'{rel} {label}\n')
-        ann = osp.join('data', name, f'{name}_{split}_split_1_videos.txt')
-        Path(ann).write_text(''.join(rows))
-
-
-def _fake_activitynet(classes):
-    for split in ('train', 'val'):
-        rows = []
-        for label, _ in enumerate(classes):
-            video = f'v_{split}{label:03d}'
-            folder = osp.join('data', 'ActivityNet', 'rawframes', video)
-            os.makedirs(folder)
-            for t in range(1, 13):
-                cv2.imwrite(osp.join(folder, f'img_{t:05d}.jpg'),
-                            np.full((60, 80, 3), 10 * t, np.uint8))
-            rows.append(f'{video} 12 {label}\n')
-        Path('data/ActivityNet', f'anet_{split}_video.txt').write_text(
-            ''.join(rows))
-
-
 @pytest.mark.parametrize('stem', PAPER)
 def test_paper_dataset_builds_from_its_expected_layout(stem, tmp_path,
                                                        monkeypatch):
     monkeypatch.chdir(tmp_path)
     classes = ['brush_hair', 'cartwheel', 'catch']
     if 'activitynet' in stem:
-        _fake_activitynet(classes)
+        fake_activitynet(classes)
     else:
-        _fake_video_dataset(stem.rsplit('_', 1)[1], classes)
+        fake_video_dataset(stem.rsplit('_', 1)[1], classes)
     cfg = _config(stem)
     for split in ('train', 'val', 'test'):
         with DefaultScope.overwrite_default_scope('mmpretrain'):

@@ -12,7 +12,7 @@ from conftest import PYTHON, REPO, run_tool
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import DATASETS, DefaultScope
-from test_offline_video import _write_fake_source
+from video_fakes import write_fake_motion_source
 
 from mlfd_mm.config import complete_joint_loaders
 from mlfd_mm.config_checks import check_clip_frames
@@ -33,7 +33,7 @@ def clips(tmp_path_factory):
     """Tiny 'direction' set: 8 classes, 2 train / 1 val / 1 test clips
     each."""
     image_root = str(tmp_path_factory.mktemp('images'))
-    _write_fake_source(image_root, 'mnist')
+    write_fake_motion_source(image_root, 'mnist')
     root = str(tmp_path_factory.mktemp('video'))
     return build_offline_video_dataset(
         'direction', root=root, image_root=image_root,

@@ -13,12 +13,13 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DATASETS, MODELS, DefaultScope
 from mmengine.runner import Runner
-from test_offline_video import _write_fake_source
-from test_video_mlfd import _joint_model_cfg, _tiny_run
+from video_fakes import (joint_model_random_teachers, tiny_run,
+                         write_fake_motion_source)
 
 from mlfd_mm.datasets.offline_video import build_offline_video_dataset
 
 EXPORT_TOOL = osp.join(REPO, 'tools/export_student.py')
+JOINT = osp.join(REPO, 'configs/mlfd/joint_offline_video.py')
 
 # A fresh interpreter. Only the environment fixes that stock mmaction2 needs
 # on this torch (torchvision's operator schemas, the DRN module missing from
@@ -66,7 +67,7 @@ print('RESULT' + json.dumps(out))
 def video_root(tmp_path_factory):
     image_root = str(tmp_path_factory.mktemp('images'))
     for source in ('mnist', 'fashion'):
-        _write_fake_source(image_root, source)
+        write_fake_motion_source(image_root, source)
     root = str(tmp_path_factory.mktemp('video'))
     for name in ('direction', 'objmotion'):
         build_offline_video_dataset(
@@ -78,7 +79,7 @@ def video_root(tmp_path_factory):
 @pytest.fixture(scope='module')
 def joint_checkpoint(tmp_path_factory):
     torch.manual_seed(0)
-    joint = MODELS.build(_joint_model_cfg())
+    joint = MODELS.build(joint_model_random_teachers(JOINT))
     joint.init_weights()
     path = tmp_path_factory.mktemp('joint') / 'joint.pth'
     torch.save(dict(state_dict=joint.state_dict(), meta={}), str(path))
@@ -88,11 +89,11 @@ def joint_checkpoint(tmp_path_factory):
 def _student_cfg(name, video_root, joint_checkpoint, work_dir):
     cfg = Config.fromfile(
         osp.join(REPO, f'configs/mlfd/student_offline_video_{name}.py'))
-    cfg.model.teacher = dict(config=_joint_model_cfg(),
+    cfg.model.teacher = dict(config=joint_model_random_teachers(JOINT),
                              checkpoint=joint_checkpoint)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key].dataset.data_root = osp.join(video_root, name)
-    return _tiny_run(cfg, work_dir)
+    return tiny_run(cfg, work_dir)
 
 
 @pytest.fixture(scope='module')

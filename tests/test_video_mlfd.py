@@ -9,12 +9,11 @@ import mlfd_mm  # noqa: F401  (compat fixes before torchvision)
 import pytest
 import torch
 from conftest import REPO
-from mmaction.structures import ActionDataSample
 from mmengine.config import Config
-from mmengine.optim import OptimWrapper
 from mmengine.registry import MODELS
 from mmengine.runner import Runner
-from test_offline_video import _write_fake_source
+from video_fakes import (action_samples, joint_model_random_teachers,
+                         random_clips, tiny_run, write_fake_motion_source)
 
 from mlfd_mm.datasets.offline_video import (OFFLINE_VIDEO_DATASETS,
                                             build_offline_video_dataset)
@@ -30,25 +29,7 @@ NAMES = ['direction', 'motion', 'objmotion']
 
 def _joint_model_cfg():
     """The joint config's model, its teachers with random weights."""
-    model = Config.fromfile(JOINT).model.to_dict()
-    for teacher in model['teachers']:
-        teacher['checkpoint'] = None
-    return model
-
-
-def _clips(num, frames=8, seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    return [torch.randint(0, 256, (frames, 3, 32, 32), dtype=torch.uint8,
-                          generator=generator) for _ in range(num)]
-
-
-def _samples(datasets_and_labels):
-    samples = []
-    for name, label in datasets_and_labels:
-        sample = ActionDataSample().set_gt_label(label)
-        sample.set_metainfo(dict(dataset_name=name))
-        samples.append(sample)
-    return samples
+    return joint_model_random_teachers(JOINT)
 
 
 @pytest.fixture(scope='module')
@@ -80,10 +61,10 @@ def test_joint_video_teacher_from_its_config(joint):
 
 def test_joint_video_teacher_loss_predict_and_consensus(joint):
     joint.train()
-    samples = _samples([('direction', 7), ('motion', 5), ('objmotion', 9),
+    samples = action_samples([('direction', 7), ('motion', 5), ('objmotion', 9),
                         ('motion', 0)])
     data = joint.data_preprocessor(
-        dict(inputs=_clips(4), data_samples=samples), True)
+        dict(inputs=random_clips(4), data_samples=samples), True)
     # raw pixels, clips stacked: (B, S, 3, H, W), nothing normalised
     assert data['inputs'].shape == (4, 8, 3, 32, 32)
     assert data['inputs'].max() > 200
@@ -111,7 +92,7 @@ def test_joint_video_teacher_loss_predict_and_consensus(joint):
 
 
 def test_joint_video_teacher_refuses_clips_of_other_lengths(joint):
-    inputs = torch.stack(_clips(2, frames=4)).float()
+    inputs = torch.stack(random_clips(2, frames=4)).float()
     with pytest.raises(ValueError, match=r"teacher 'direction' expects "
                        r'clips of 8 segments but got 4'):
         joint(inputs, mode='tensor')
@@ -142,9 +123,9 @@ def test_video_student_losses_and_gradients(name, joint, joint_checkpoint):
     assert type(distiller.student.backbone).__name__ == student_type
     assert distiller.student.cls_head.num_classes == NUM_CLASSES[name]
 
-    samples = _samples([(name, 1), (name, 3)])
+    samples = action_samples([(name, 1), (name, 3)])
     data = distiller.data_preprocessor(
-        dict(inputs=_clips(2, seed=3), data_samples=samples), True)
+        dict(inputs=random_clips(2, seed=3), data_samples=samples), True)
     assert data['inputs'].shape == (2, 8, 3, 32, 32)
     distiller.train()
     losses = distiller(**data, mode='loss')
@@ -171,25 +152,13 @@ def test_video_student_losses_and_gradients(name, joint, joint_checkpoint):
 def video_root(tmp_path_factory):
     image_root = str(tmp_path_factory.mktemp('images'))
     for spec in OFFLINE_VIDEO_DATASETS.values():
-        _write_fake_source(image_root, spec['source'])
+        write_fake_motion_source(image_root, spec['source'])
     root = str(tmp_path_factory.mktemp('video'))
     for name in OFFLINE_VIDEO_DATASETS:
         build_offline_video_dataset(
             name, root=root, image_root=image_root,
             clips_per_class=dict(train=2, val=1, test=1))
     return root
-
-
-def _tiny_run(cfg, work_dir):
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[key].update(num_workers=0, persistent_workers=False,
-                        batch_size=16)
-    cfg.train_cfg = dict(by_epoch=True, max_epochs=1, val_interval=1)
-    cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0)]
-    cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
-    cfg.work_dir = str(work_dir)
-    cfg.log_level = 'WARNING'
-    return cfg
 
 
 def test_joint_video_teacher_trains_and_reports_map(video_root, tmp_path):
@@ -199,7 +168,7 @@ def test_joint_video_teacher_trains_and_reports_map(video_root, tmp_path):
         for entry in cfg[f'{split}_dataloader'].dataset.datasets:
             name = osp.basename(entry.config)[:-3].rsplit('_', 1)[1]
             entry.data_root = osp.join(video_root, name)
-    runner = Runner.from_cfg(_tiny_run(cfg, tmp_path))
+    runner = Runner.from_cfg(tiny_run(cfg, tmp_path))
     runner.train()
     metrics = runner.test()
     for name in NAMES:
@@ -218,7 +187,7 @@ def test_video_student_trains_and_reports_map(video_root, tmp_path,
                              checkpoint=joint_checkpoint)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key].dataset.data_root = osp.join(video_root, 'motion')
-    runner = Runner.from_cfg(_tiny_run(cfg, tmp_path))
+    runner = Runner.from_cfg(tiny_run(cfg, tmp_path))
     runner.train()
     metrics = runner.test()
     # mmaction2's keys: fractions
