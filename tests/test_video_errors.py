@@ -15,7 +15,7 @@ from mmengine.registry import DATASETS, DefaultScope
 from video_fakes import write_fake_motion_source
 
 from mlfd_mm.config import complete_joint_loaders
-from mlfd_mm.config_checks import check_clip_frames
+from mlfd_mm.checks import check_clip_frames
 from mlfd_mm.datasets import CheckedVideoDataset, CorruptVideoError
 from mlfd_mm.datasets.offline_video import build_offline_video_dataset
 
