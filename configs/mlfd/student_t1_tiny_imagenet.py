@@ -1,0 +1,13 @@
+# Stage 3 of the paper's set T1: the TinyImageNet student, a EfficientNet-B0
+# like its dataset-specific teacher
+# (configs/teachers/t1_efficientnet_b0_tiny_imagenet.py), trained afresh on
+# that teacher's data and schedule and distilled from configs/mlfd/joint_t1.py.
+_base_ = [
+    '../_base_/students/mlfd_paper_224.py',
+    '../_base_/datasets/tiny_imagenet.py',
+]
+model = dict(
+    student='{{fileDirname}}/../teachers/t1_efficientnet_b0_tiny_imagenet.py',
+    teacher=dict(config='{{fileDirname}}/joint_t1.py'),
+    dataset='tiny_imagenet',
+)

@@ -1,0 +1,23 @@
+# The paper's set T4 end to end, the larger teachers of T1's datasets:
+# ResNet-50 / EfficientNet-B1 / SE-ResNeXt-50-D on CIFAR-100 / TinyImageNet /
+# ImageNet-Sketch, the joint teacher, one student per dataset.
+#   python tools/run_pipeline.py configs/pipelines/t4.py
+# Stage budgets as in the paper's supplementary ("Time complexity"): each
+# teacher and each student trains 200 epochs (paper_sgd_224.py); the joint
+# teacher about 1/5 of a teacher's steps (configs/mlfd/joint_t4.py sets its
+# epochs). Data preparation: see configs/_base_/datasets/ and
+# tools/dataset_converters/.
+name = 't4'
+_teacher_dir = '{{fileDirname}}/../teachers/'
+_mlfd_dir = '{{fileDirname}}/../mlfd/'
+teachers = dict(
+    cifar100=_teacher_dir + 't4_resnet50_cifar100.py',
+    tiny_imagenet=_teacher_dir + 't4_efficientnet_b1_tiny_imagenet.py',
+    imagenet_sketch=_teacher_dir + 't4_seresnext50d_imagenet_sketch.py',
+)
+joint_teacher = _mlfd_dir + 'joint_t4.py'
+students = dict(
+    cifar100=_mlfd_dir + 'student_t4_cifar100.py',
+    tiny_imagenet=_mlfd_dir + 'student_t4_tiny_imagenet.py',
+    imagenet_sketch=_mlfd_dir + 'student_t4_imagenet_sketch.py',
+)
