@@ -131,7 +131,7 @@ def test_resumed_run_repeats_uninterrupted(tiny_offline_root, tmp_path,
                                  'killed run')
     assert CHECKPOINT_KEY in saved
     if persistent:
-        assert len(saved[CHECKPOINT_KEY]['train_workers']) == 1
+        assert len(saved[CHECKPOINT_KEY]['ranks'][0]['train_workers']) == 1
     _train(_cfg(tiny_offline_root, part, persistent,
                 val_interval=val_interval), resume=True)
 

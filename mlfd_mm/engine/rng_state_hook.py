@@ -49,9 +49,10 @@ from typing import List, Optional
 
 import numpy as np
 import torch
+from mmengine.dist import all_gather_object, get_rank, get_world_size
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
-from mmengine.runner import EpochBasedTrainLoop
+from mmengine.runner import BaseLoop, EpochBasedTrainLoop
 
 CHECKPOINT_KEY = 'rng_state'
 # Shared-memory bytes per worker for its pickled generator states (a few
@@ -215,12 +216,13 @@ class RNGStateHook(Hook):
         self._val_seen = False  # the uninterrupted run has a val iterator
         self._val_pending = False  # between after_train_epoch and val
         self._val_stash: Optional[torch.Tensor] = None
+        self._prepared: Optional[List[dict]] = None  # per rank, for a save
 
     # -- saving --------------------------------------------------------------
     def _pending_draws(self, runner) -> int:
         """Base-seed draws the uninterrupted run makes between this save and
         its next training iteration."""
-        loop = runner.train_loop
+        loop = getattr(runner, '_train_loop', None)
         if not isinstance(loop, EpochBasedTrainLoop):
             return 0
         draws = 0 if _persistent(loop.dataloader) else 1
@@ -245,9 +247,8 @@ class RNGStateHook(Hook):
         return done >= loop.val_begin and (done % interval == 0
                                            or done == loop.max_epochs)
 
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        if not self.enable:
-            return
+    def _state_to_save(self, runner) -> dict:
+        """This rank's states as the checkpoint keeps them."""
         state = capture_rng_state()
         state['torch'] = _torch_state_after_draws(self._pending_draws(runner))
         state['val_seen'] = bool(
@@ -257,7 +258,27 @@ class RNGStateHook(Hook):
             workers = _read_worker_states(self._worker_buffer)
             if workers is not None:
                 state['train_workers'] = workers
-        checkpoint[CHECKPOINT_KEY] = state
+        return state
+
+    def _prepare(self, runner) -> None:
+        """Take every rank's states before CheckpointHook saves (on rank 0
+        only, where no collective can run)."""
+        if not isinstance(getattr(runner, '_train_loop', None), BaseLoop):
+            return  # a validation outside training saves nothing
+        state = self._state_to_save(runner)
+        if get_world_size() > 1:
+            self._prepared = all_gather_object(state)
+        else:
+            self._prepared = [state]
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        if not self.enable:
+            return
+        # Saves at the end of an epoch or a validation were prepared on every
+        # rank; any other (iteration-based) save keeps this rank's states.
+        ranks = self._prepared or [self._state_to_save(runner)]
+        self._prepared = None
+        checkpoint[CHECKPOINT_KEY] = dict(ranks=ranks)
 
     # -- restoring -----------------------------------------------------------
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
@@ -265,13 +286,25 @@ class RNGStateHook(Hook):
             return
         if not getattr(runner, '_resume', False):
             return  # load_from: weights only, the run starts afresh
-        state = checkpoint.get(CHECKPOINT_KEY)
-        if state is None:
+        saved = checkpoint.get(CHECKPOINT_KEY)
+        if saved is None:
             runner.logger.warning(
                 'RNGStateHook: the resumed checkpoint holds no random '
                 'generator states (saved without RNGStateHook): the resumed '
                 'run will not repeat an uninterrupted one exactly.')
             return
+        ranks = saved['ranks']
+        rank, world_size = get_rank(), get_world_size()
+        state = ranks[min(rank, len(ranks) - 1)]
+        if len(ranks) != world_size:
+            runner.logger.warning(
+                f'RNGStateHook: the checkpoint holds the generator states of '
+                f'{len(ranks)} processes, this run has {world_size}: only '
+                'the main process generators are restored (from process '
+                f'{min(rank, len(ranks) - 1)}); dataloader workers start '
+                'afresh, so the resumed run differs from an uninterrupted '
+                'one.')
+            state = dict(state, train_workers=None)
         self._restore = state
         self._val_seen = bool(state.get('val_seen', False))
         self._worker_restore = state.get('train_workers')
@@ -302,11 +335,13 @@ class RNGStateHook(Hook):
         if not self.enable:
             return
         self._val_pending = False
+        self._prepared = None
 
     def before_train_iter(self, runner, batch_idx: int,
                           data_batch=None) -> None:
         if not self.enable:
             return
+        self._prepared = None  # an iteration's save takes its own states
         if self._restore is not None:
             restore_rng_state(self._restore)
             self._restore = None
@@ -315,11 +350,13 @@ class RNGStateHook(Hook):
         if not self.enable:
             return
         self._val_pending = True
+        self._prepare(runner)
 
     def before_val_epoch(self, runner) -> None:
         if not self.enable:
             return
         self._val_pending = False
+        self._prepared = None
         loader = runner.val_loop.dataloader
         # A resumed run makes the persistent val iterator that the
         # uninterrupted run already has: keep its base-seed draw neutral.
@@ -340,3 +377,4 @@ class RNGStateHook(Hook):
             return
         self._val_seen = True
         self._val_stash = None
+        self._prepare(runner)
