@@ -295,7 +295,10 @@ def test_killed_moved_and_edited_pipeline_runs(tmp_path, tiny_offline_root):
         assert killed.poll() is None and time.time() < deadline
         time.sleep(0.2)
     children = _processes_with(f'--work-dir {joint_dir}')
-    time.sleep(3)  # well into the stage
+    log = osp.join(joint_dir, 'train.out')
+    while not osp.getsize(log):  # well into the stage
+        assert killed.poll() is None and time.time() < deadline
+        time.sleep(0.2)
     killed.send_signal(signal.SIGTERM)
     assert killed.wait(timeout=120) == 128 + signal.SIGTERM
     assert all(_gone(pid) for pid in children)
@@ -319,15 +322,37 @@ def test_killed_moved_and_edited_pipeline_runs(tmp_path, tiny_offline_root):
 
     student_cfg = tmp_path / 'student_mnist.py'
     student_cfg.write_text(student_cfg.read_text() +
-                           'optim_wrapper = dict(optimizer=dict(lr=0.05))\n')
+                           'optim_wrapper = dict(optimizer=dict(lr=0.02))\n')
     edited = run_tool(PYTHON, 'tools/run_pipeline.py', pipe, '--work-dir',
                       moved, '--no-report', timeout=600)
     assert edited.stdout.count('already done, skipped') == 3
     assert 'students/mnist: running again (config changed: ' in edited.stdout
-    assert 'lr=0.05' in edited.stdout
+    assert 'lr=0.02' in edited.stdout
     student_dir = moved / 'seed0' / 'students' / 'mnist'
     assert (student_dir / 'train.out.1').is_file()
     assert (student_dir / 'superseded' / '1' / 'stage.json').is_file()
     record = stage_record.read_record(str(student_dir))
     marker = json.loads((student_dir / 'export' / 'export.json').read_text())
     assert marker['checkpoint_sha256'] == record['checkpoint_sha256']
+
+
+def test_a_pipeline_locks_the_stages_of_work_dirs_it_writes_into(tmp_path):
+    teacher = tmp_path / 'teacher.py'
+    teacher.write_text('model = dict(type="ImageClassifier")\n')
+    base = tmp_path / 'base.py'
+    base.write_text(f'name = "base"\nteachers = dict(a={str(teacher)!r})\n')
+    cross = tmp_path / 'cross.py'
+    cross.write_text(f'name = "cross"\nteachers = dict(a={str(teacher)!r})\n'
+                     f'stages_of = {str(base)!r}\n')
+    sleeper = _sleeper()
+    try:
+        _write_lock(str(tmp_path / 'runs' / 'base'), sleeper.pid)
+        with pytest.raises(WorkDirLocked, match=f'PID {sleeper.pid} on'):
+            pipeline.run_pipeline(str(cross),
+                                  work_dir=str(tmp_path / 'runs' / 'cross'),
+                                  report=False)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert not (tmp_path / 'runs' / 'cross' / '.lock').exists()  # released
+    assert not (tmp_path / 'runs' / 'base' / 'seed0').exists()

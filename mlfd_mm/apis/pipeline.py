@@ -143,7 +143,8 @@ class Stage:
         record = self.finished()
         if record is None:
             if osp.isfile(self.record_file):
-                return None, 'its checkpoint is missing', resolved
+                return (None, 'its record is unreadable or its checkpoint '
+                        'is missing', resolved)
             return None, None, resolved
         why = checkpoint_changed(record)
         old = record.get('fingerprint')

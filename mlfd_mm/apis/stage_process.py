@@ -8,6 +8,10 @@
 - SIGKILL of the pipeline cannot be caught: the stage's process is then sent
   SIGTERM by the kernel (``prctl(PR_SET_PDEATHSIG)`` on Linux), so it does
   not go on training unnoticed.
+
+A student's export (tools/export_student.py) counts as done only with its
+marker, ``export/export.json``, written after both files and naming the
+digest of the checkpoint exported (:func:`export_complete`).
 """
 import contextlib
 import ctypes
