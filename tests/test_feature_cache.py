@@ -85,8 +85,8 @@ def build_cache(setup, root, joint=None, dtype='float32', pool=None,
 
 
 def shard_arrays(root):
-    return {osp.relpath(p, root): np.load(p)
-            for p in sorted(glob.glob(f'{root}/train/**/*.npy',
+    return {osp.relpath(p, root): np.fromfile(p, dtype=np.uint8)
+            for p in sorted(glob.glob(f'{root}/train/**/*.bin',
                                       recursive=True))}
 
 
@@ -101,8 +101,9 @@ def test_killed_build_resumes_to_identical_arrays(setup, monkeypatch):
     reference = setup['tmp'] / 'reference'
     assert build_cache(setup, reference) == 22
     expected = shard_arrays(str(reference))
-    # 12 + 10 samples in shards of 4 -> 3 + 3 shards, 9 files each.
-    assert len(expected) == 6 * 2 * 2
+    # 12 + 10 samples in shards of 4 -> 3 + 3 shards, one file each (every
+    # teacher level in it).
+    assert len(expected) == 6
     manifest = load_manifest(str(reference))
     assert manifest['splits']['train']['digits']['num_shards'] == 3
 
@@ -125,7 +126,7 @@ def test_killed_build_resumes_to_identical_arrays(setup, monkeypatch):
     manifest = load_manifest(str(resumed))
     assert manifest['shards']['train/digits/00000']['complete']
     assert 'train/digits/00001' not in manifest['shards']
-    assert glob.glob(f'{resumed}/train/digits/*/l1/00001.npy.partial')
+    assert glob.glob(f'{resumed}/train/digits/00001.bin.partial')
     # The partial shard is never read: the split is refused as incomplete.
     with pytest.raises(RuntimeError, match=r'incomplete: shards \[1, 2\]'):
         cached_dataset(setup, resumed)
@@ -445,3 +446,111 @@ def test_cache_features_tool_passes_its_arguments(setup):
     bad = run_tool(PYTHON, 'tools/cache_features.py', config, '--dry-run',
                    '--pool', 'l1', check=False)
     assert bad.returncode != 0 and "--pool 'l1'" in bad.stderr
+
+
+# ----------------------------------------------------------------------
+# layout /2: one file per shard, positioned reads, old layouts refused
+# ----------------------------------------------------------------------
+def _read_all(reader, order):
+    return np.stack([reader.read(name, i) for name, i in order])
+
+
+def _read_in_child(reader, order, conn):
+    try:
+        conn.send(_read_all(reader, order))
+    finally:
+        conn.close()
+
+
+def test_reads_are_right_with_few_descriptors_forks_and_pickles(setup):
+    import multiprocessing
+    import os
+    import pickle
+
+    from mlfd_mm.cache import FeatureCacheReader
+    root = setup['tmp'] / 'cache'
+    build_cache(setup, root)
+    manifest = load_manifest(str(root))
+    assert manifest['format'] == 'mlfd_mm-feature-cache/2'
+    layout_bytes = manifest['bytes_per_sample']
+    assert [o['offset'] for o in manifest['offsets']] == sorted(
+        o['offset'] for o in manifest['offsets'])
+    # The files hold nothing but the rows.
+    assert osp.getsize(f'{root}/train/digits/00002.bin') == 4 * layout_bytes
+    assert osp.getsize(f'{root}/train/shapes/00002.bin') == 2 * layout_bytes
+
+    order = [(n, i) for n, size in (('digits', 12), ('shapes', 10))
+             for i in range(size)]
+    rng = np.random.default_rng(0)
+    order = [order[k] for k in rng.permutation(len(order))]
+    full = FeatureCacheReader(str(root), 'train')
+    expected = _read_all(full, order)
+    # Each sample's row is its own: rows of a shard differ.
+    assert not np.array_equal(expected[0], expected[1])
+    # One descriptor kept: every read reopens, same values, one fd open.
+    one = FeatureCacheReader(str(root), 'train', max_open=1)
+    assert np.array_equal(_read_all(one, order), expected)
+    assert len(one._open) == 1
+    # out= fills a buffer in place.
+    out = np.empty(full.layout.numel, dtype=full.layout.dtype)
+    assert full.read(*order[3], out=out) is out
+    assert np.array_equal(out, expected[3])
+
+    # A forked process (a loader worker) opens its own descriptors, and
+    # the parent's stay usable after the child exits.
+    parent_fds = dict(full._open)
+    context = multiprocessing.get_context('fork')
+    recv, send = context.Pipe(duplex=False)
+    child = context.Process(target=_read_in_child, args=(full, order, send))
+    child.start()
+    send.close()
+    assert np.array_equal(recv.recv(), expected)
+    child.join()
+    assert child.exitcode == 0
+    assert dict(full._open) == parent_fds
+    for fd in parent_fds.values():
+        os.fstat(fd)  # still open
+    assert np.array_equal(_read_all(full, order), expected)
+    # A pickled reader (spawned workers) carries no descriptors.
+    copy_ = pickle.loads(pickle.dumps(full))
+    assert not copy_._open
+    assert np.array_equal(_read_all(copy_, order), expected)
+    full.close()
+    assert not full._open
+
+
+def test_a_cache_of_the_old_layout_is_refused_then_rebuilt(setup):
+    import json
+
+    from mlfd_mm.cache import FeatureCacheReader, OutdatedCacheError
+    root = setup['tmp'] / 'cache'
+    build_cache(setup, root)
+    # Make it look like a layout-1 cache: format 1 and per-level .npy files.
+    path = root / 'manifest.json'
+    manifest = json.loads(path.read_text())
+    manifest['format'] = 'mlfd_mm-feature-cache/1'
+    for key in ('offsets', 'bytes_per_sample', 'byteorder'):
+        manifest.pop(key)
+    path.write_text(json.dumps(manifest))
+    old = root / 'train' / 'digits' / 'digits' / 'l1' / '00000.npy'
+    old.parent.mkdir(parents=True)
+    np.save(old, np.zeros((4, 16, 8, 8), np.float32))
+
+    for read in (lambda: FeatureCacheReader(str(root), 'train'),
+                 lambda: cached_dataset(setup, root),
+                 lambda: load_manifest(str(root)),
+                 lambda: build_cache(setup, root)):
+        with pytest.raises(OutdatedCacheError) as err:
+            read()
+        assert "format 'mlfd_mm-feature-cache/1', an older layout" in str(
+            err.value)
+        assert 'rebuild it with' in str(err.value)
+        assert '--force' in str(err.value)
+    with pytest.raises(StaleCacheError):  # a kind of stale cache
+        cached_dataset(setup, root)
+
+    # --force rebuilds it in the new layout; the old files are gone.
+    assert build_cache(setup, root, force=True) == 22
+    assert not old.exists()
+    assert load_manifest(str(root))['format'] == 'mlfd_mm-feature-cache/2'
+    assert len(cached_dataset(setup, root)) == 22

@@ -65,7 +65,8 @@ def cache_options(cfg, config_name, root=None, dtype=None, pool=None,
             'will refuse this cache', logger='current', level=30)
     shard_size = shard_size or config_opts.get('shard_size')
     if shard_size is None:
-        existing = load_manifest(root) if osp.isdir(root) else None
+        existing = load_manifest(root, outdated_ok=True) \
+            if osp.isdir(root) else None
         shard_size = existing['shard_size'] if existing else \
             DEFAULT_SHARD_SIZE
     return dict(root=root,

@@ -23,7 +23,11 @@ import numpy as np
 import torch
 
 MANIFEST = 'manifest.json'
-FORMAT = 'mlfd_mm-feature-cache/1'
+# /2: one file per shard, sample-major (each row one sample's every teacher
+# level, at the offsets of ``manifest['offsets']``), read with pread.
+# /1 (one .npy per shard, teacher and level, memory-mapped) is refused.
+FORMAT = 'mlfd_mm-feature-cache/2'
+OLD_FORMATS = ('mlfd_mm-feature-cache/1', )
 
 
 class StaleCacheError(RuntimeError):
@@ -258,17 +262,36 @@ def manifest_path(root: str) -> str:
     return osp.join(root, MANIFEST)
 
 
-def load_manifest(root: str) -> Optional[dict]:
-    """The manifest of ``root``, or None when there is none."""
+class OutdatedCacheError(StaleCacheError):
+    """The cache was written in an older file layout: never read, only
+    rebuilt."""
+
+
+def load_manifest(root: str, outdated_ok: bool = False) -> Optional[dict]:
+    """The manifest of ``root``, or None when there is none.
+
+    A manifest of an older layout raises :class:`OutdatedCacheError`
+    (saying to rebuild), or with ``outdated_ok`` is returned as it is (for
+    a forced rebuild to delete its files).
+    """
     path = manifest_path(root)
     if not osp.isfile(path):
         return None
     with open(path) as f:
         manifest = json.load(f)
-    if manifest.get('format') != FORMAT:
-        raise ValueError(
-            f'{path}: not a feature-cache manifest of this version (format '
-            f'{manifest.get("format")!r}, expected {FORMAT!r})')
+    found = manifest.get('format')
+    if found != FORMAT:
+        if outdated_ok and found in OLD_FORMATS:
+            return manifest
+        what = ('an older layout (one memory-mapped .npy per shard, teacher '
+                'and level)' if found in OLD_FORMATS else
+                'an unknown layout')
+        raise OutdatedCacheError(
+            root, [f'{path}: format {found!r}, {what}; this version reads '
+                   f'only {FORMAT!r}'],
+            hint='its files are not read; rebuild it with `python '
+            'tools/cache_features.py CONFIG --force` (or choose another '
+            'root)')
     return manifest
 
 
@@ -327,8 +350,21 @@ def _path_part(name: str) -> str:
     return safe.strip('.') or '_'
 
 
-def shard_file(root: str, split: str, dataset: str, teacher: str,
-               level: int, index: int) -> str:
-    """``<root>/<split>/<dataset>/<teacher>/l<level+1>/<index>.npy``."""
-    return osp.join(root, split, _path_part(dataset), _path_part(teacher),
-                    f'l{level + 1}', f'{index:05d}.npy')
+def shard_file(root: str, split: str, dataset: str, index: int) -> str:
+    """``<root>/<split>/<dataset>/<index>.bin``: the shard's samples, each
+    one row of ``bytes_per_sample`` holding every teacher level (raw
+    values in the manifest's dtype, native byte order, no header)."""
+    return osp.join(root, split, _path_part(dataset), f'{index:05d}.bin')
+
+
+def dataset_folder(root: str, split: str, dataset: str) -> str:
+    return osp.join(root, split, _path_part(dataset))
+
+
+def layout_offsets(layout) -> list:
+    """Per (teacher, level): where its values lie in a sample's row, as
+    recorded in the manifest (``offset``/``numel`` in values)."""
+    return [dict(teacher=layout.teachers[t], level=f'l{level + 1}',
+                 shape=list(shape), offset=int(offset),
+                 numel=int(np.prod(shape)))
+            for t, level, shape, offset in layout.entries]

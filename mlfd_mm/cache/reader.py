@@ -1,7 +1,9 @@
-"""Reading a feature cache: memory-mapped shards, and the dataset wrapper
-that attaches each sample's cached teacher features to its data sample."""
+"""Reading a feature cache: one positioned read per sample from its shard
+file, and the dataset wrapper that attaches each sample's cached teacher
+features to its data sample."""
 import collections
 import copy
+import os
 from typing import List, Optional, Tuple, Union
 
 import numpy as np
@@ -20,18 +22,21 @@ CACHE_ID_KEY = 'feature_cache_id'
 class FeatureCacheReader:
     """Read samples' features from the complete shards of one split.
 
-    Shards are opened lazily as read-only memmaps by the process that reads
-    them (so each data-loader worker maps the files itself) and at most
-    ``max_open`` stay open (each memmap holds a file descriptor).
+    A sample is one row of its shard file (every teacher level), read with
+    one ``os.pread`` into a fresh buffer: no memory map, so the resident
+    memory and the cost per sample do not grow with the number of shard
+    files. At most ``max_open`` file descriptors stay open (least recently
+    used closed first). Descriptors belong to the process that opened them:
+    a forked or unpickled reader (a data-loader worker, a DDP rank) starts
+    with none and opens its own.
 
     Args:
         root (str): The cache directory.
         split (str): ``'train'``, ``'val'`` or ``'test'``.
-        max_open (int): Open memmaps kept (least recently used closed
-            first). Defaults to 256.
+        max_open (int): Open descriptors kept. Defaults to 64.
     """
 
-    def __init__(self, root: str, split: str, max_open: int = 256):
+    def __init__(self, root: str, split: str, max_open: int = 64):
         manifest = load_manifest(root)
         if manifest is None:
             raise FileNotFoundError(
@@ -47,10 +52,17 @@ class FeatureCacheReader:
         self.manifest = manifest
         self.cache_id = cache_id(manifest)
         self.layout = manifest_layout(manifest)
+        if int(manifest['bytes_per_sample']) != self.layout.bytes_per_sample:
+            raise StaleCacheError(root, [
+                f'bytes_per_sample {manifest["bytes_per_sample"]} in the '
+                f'manifest, {self.layout.bytes_per_sample} from its shapes'])
+        self.dtype = np.dtype(self.layout.dtype).newbyteorder(
+            '<' if manifest.get('byteorder', 'little') == 'little' else '>')
         self.shard_size = int(manifest['shard_size'])
         self.datasets = manifest['splits'][split]
-        self.max_open = max_open
+        self.max_open = max(1, int(max_open))
         self._open = collections.OrderedDict()
+        self._pid = os.getpid()
 
     def check_complete(self, name: str):
         """Raise unless every shard of dataset ``name`` is marked complete
@@ -68,20 +80,37 @@ class FeatureCacheReader:
                 'are not marked complete (an interrupted build?); run `python '
                 'tools/cache_features.py CONFIG` again to resume it')
 
-    def _array(self, name: str, teacher: int, level: int,
-               shard: int) -> np.ndarray:
-        key = (name, teacher, level, shard)
-        array = self._open.get(key)
-        if array is not None:
+    def _fd(self, name: str, shard: int) -> int:
+        if self._pid != os.getpid():
+            # Forked: the inherited descriptors share their offsets and
+            # lifetime with the parent's; forget them (the parent closes
+            # its own) and open this process's.
+            self._open = collections.OrderedDict()
+            self._pid = os.getpid()
+        key = (name, shard)
+        fd = self._open.get(key)
+        if fd is not None:
             self._open.move_to_end(key)
-            return array
-        path = shard_file(self.root, self.split, name,
-                          self.layout.teachers[teacher], level, shard)
-        array = np.load(path, mmap_mode='r')
-        self._open[key] = array
+            return fd
+        fd = os.open(shard_file(self.root, self.split, name, shard),
+                     os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+        self._open[key] = fd
         if len(self._open) > self.max_open:
-            self._open.popitem(last=False)
-        return array
+            os.close(self._open.popitem(last=False)[1])
+        return fd
+
+    def close(self):
+        """Close this process's descriptors."""
+        if self._pid == os.getpid():
+            for fd in self._open.values():
+                os.close(fd)
+        self._open = collections.OrderedDict()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
 
     def read(self, name: str, index: int,
              out: Optional[np.ndarray] = None) -> np.ndarray:
@@ -98,18 +127,27 @@ class FeatureCacheReader:
             raise IndexError(f'feature cache: index {index} out of range for '
                              f'dataset {name!r} ({length} samples)')
         shard, row = divmod(index, self.shard_size)
+        nbytes = self.layout.bytes_per_sample
+        data = os.pread(self._fd(name, shard), nbytes, row * nbytes)
+        if len(data) != nbytes:
+            raise RuntimeError(
+                f'feature cache {self.root!r}: shard {shard} of dataset '
+                f'{name!r} (split {self.split}) is truncated: {len(data)} of '
+                f'{nbytes} bytes at sample {index}; rebuild it with `python '
+                'tools/cache_features.py CONFIG --force`')
+        values = np.frombuffer(data, dtype=self.dtype)
         if out is None:
-            out = np.empty(self.layout.numel, dtype=self.layout.dtype)
-        for t, level, shape, offset in self.layout.entries:
-            size = int(np.prod(shape))
-            out[offset:offset + size] = self._array(
-                name, t, level, shard)[row].reshape(-1)
+            # bytes are immutable: a writable array of its own
+            return values.astype(self.layout.dtype)
+        out[:] = values
         return out
 
     def __getstate__(self):
-        # Memmaps are not shipped to worker processes: each maps its own.
+        # Descriptors are not shipped to worker processes: each opens its
+        # own.
         state = self.__dict__.copy()
         state['_open'] = collections.OrderedDict()
+        state['_pid'] = None
         return state
 
 
@@ -123,7 +161,7 @@ class CachedFeatureDataset:
     ``teacher_features`` (one flat array, see :class:`FeatureLayout`) and
     the metainfo ``feature_cache_id``; a JointTeacher with
     ``feature_cache=dict(root=...)`` then uses them instead of running its
-    teachers. The memmaps are read in the data-loader workers.
+    teachers. The shard files are read in the data-loader workers.
 
     At :meth:`full_init` the wrapped datasets are compared with the cache
     (length and hash of the sample list): a :class:`StaleCacheError` says

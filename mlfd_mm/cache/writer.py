@@ -1,12 +1,14 @@
 """Building a feature cache: run every frozen teacher once over each dataset
-split and store its maps as memory-mapped shards.
+split and store its maps in shard files.
 
-A shard is ``shard_size`` consecutive samples of one dataset; it has one
-``.npy`` file per (teacher, level). Its files are written under a temporary
-name, flushed and fsync'ed, renamed, and only then is the shard marked
-complete in the manifest (itself replaced atomically). A killed build
-leaves at most unmarked files, which the reader never opens and the next
-build overwrites: it resumes after the last complete shard.
+A shard is ``shard_size`` consecutive samples of one dataset, in ONE file:
+one row per sample holding every teacher level (offsets in the manifest),
+so a cache has one file per shard whatever the number of teachers and
+levels. The file is written under a temporary name, fsync'ed, renamed, and
+only then is the shard marked complete in the manifest (itself replaced
+atomically). A killed build leaves at most unmarked files, which the reader
+never opens and the next build overwrites: it resumes after the last
+complete shard.
 """
 import os
 import os.path as osp
@@ -22,11 +24,11 @@ from torch.utils.data import DataLoader, Subset
 
 from .layout import DTYPES, FeatureLayout, normalize_pool, pool_teacher_maps
 from .manifest import (FORMAT, StaleCacheError, _fsync_dir, atomic_write_json,
-                       dataset_changes, dataset_identity, incomplete_shards,
-                       load_manifest, manifest_layout, manifest_lock,
-                       manifest_path, mark_shard_complete, pipeline_sha256,
-                       shard_file, shard_key, teacher_changes,
-                       teacher_identity)
+                       dataset_changes, dataset_folder, dataset_identity,
+                       incomplete_shards, layout_offsets, load_manifest,
+                       manifest_layout, manifest_lock, manifest_path,
+                       mark_shard_complete, pipeline_sha256, shard_file,
+                       shard_key, teacher_changes, teacher_identity)
 
 DEFAULT_SHARD_SIZE = 1024
 
@@ -183,9 +185,7 @@ class FeatureCacheWriter:
             self.teachers[0].parameters()).device
         self.progress = progress
 
-    # ------------------------------------------------------------------
-    # features
-    # ------------------------------------------------------------------
+    # -- features --
     def _inputs(self, data: dict) -> torch.Tensor:
         return self.data_preprocessor(data, False)['inputs'].to(self.device)
 
@@ -218,18 +218,21 @@ class FeatureCacheWriter:
         return stored_shapes(feature_sizes(self.teachers, inputs), self.pool,
                              self.names)
 
-    # ------------------------------------------------------------------
-    # manifest
-    # ------------------------------------------------------------------
+    # -- manifest --
     def _header(self, shapes) -> dict:
-        return dict(
+        header = dict(
             format=FORMAT,
             dtype=self.dtype,
+            byteorder='little',
             pool=self.pool,
             shard_size=self.shard_size,
             shapes=shapes,
             teachers=[teacher_identity(t) for t in self.teachers],
         )
+        layout = manifest_layout(header)
+        header.update(bytes_per_sample=layout.bytes_per_sample,
+                      offsets=layout_offsets(layout))
+        return header
 
     @staticmethod
     def _header_changes(old: dict, new: dict) -> List[str]:
@@ -248,8 +251,7 @@ class FeatureCacheWriter:
         once the manifest without them is on disk (so that a kill in
         between never leaves complete markers for deleted files)."""
         folders = [
-            osp.dirname(osp.dirname(osp.dirname(
-                shard_file(self.root, split, name, 't', 0, 0))))
+            dataset_folder(self.root, split, name)
             for name in manifest['splits'].pop(split, {})
         ]
         manifest['shards'] = {
@@ -273,9 +275,12 @@ class FeatureCacheWriter:
         first = next(s for srcs in sources.values() for s in srcs)
         header = self._header(self.probe_shapes(first.dataset))
         with manifest_lock(self.root):
-            manifest = load_manifest(self.root)
+            # An older layout is refused (OutdatedCacheError) unless forced.
+            manifest = load_manifest(self.root, outdated_ok=force)
             changes = []
-            if manifest is not None:
+            if manifest is not None and manifest['format'] != FORMAT:
+                changes = [f'layout {manifest["format"]!r} -> {FORMAT!r}']
+            elif manifest is not None:
                 changes = self._header_changes(manifest, header)
                 if changes and not force:
                     raise StaleCacheError(
@@ -321,9 +326,7 @@ class FeatureCacheWriter:
                 shutil.rmtree(folder, ignore_errors=True)
         return manifest
 
-    # ------------------------------------------------------------------
-    # planning
-    # ------------------------------------------------------------------
+    # -- planning --
     @staticmethod
     def shard_tasks(manifest: dict, splits: Sequence[str]
                     ) -> List[Tuple[str, str, int, int, int]]:
@@ -347,9 +350,7 @@ class FeatureCacheWriter:
                    if not manifest['shards'].get(
                        shard_key(split, name, j), {}).get('complete'))
 
-    # ------------------------------------------------------------------
-    # writing
-    # ------------------------------------------------------------------
+    # -- writing --
     def write(self, sources: Dict[str, Sequence[DatasetSource]],
               rank: int = 0, world_size: int = 1,
               check_space: bool = True) -> int:
@@ -384,54 +385,52 @@ class FeatureCacheWriter:
     def _write_shard(self, layout: FeatureLayout, split: str, name: str,
                      index: int, start: int, stop: int, dataset, progress,
                      rank: int):
-        finals, arrays = [], []
-        for t, level, sample_shape, _ in layout.entries:
-            final = shard_file(self.root, split, name, layout.teachers[t],
-                               level, index)
-            os.makedirs(osp.dirname(final), exist_ok=True)
-            finals.append(final)
-            arrays.append(np.lib.format.open_memmap(
-                final + '.partial', mode='w+', dtype=layout.dtype,
-                shape=(stop - start, ) + tuple(sample_shape)))
+        final = shard_file(self.root, split, name, index)
+        os.makedirs(osp.dirname(final), exist_ok=True)
         loader = DataLoader(
             Subset(dataset, range(start, stop)), batch_size=self.batch_size,
             shuffle=False, num_workers=self.num_workers,
             collate_fn=pseudo_collate)
         row = 0
-        for data in loader:
-            count = len(data['data_samples'])
-            self._write_batch(layout, arrays, row, self.features(data),
-                              count)
-            row += count
-            if progress is not None:
-                progress.update(count, f' {split}/{name}')
-        if row != stop - start:
-            raise RuntimeError(
-                f'dataset {name!r} (split {split}) gave {row} samples for '
-                f'shard {index}, expected {stop - start}')
-        for array, final in zip(arrays, finals):
-            array.flush()
-            with open(final + '.partial', 'rb+') as f:
-                os.fsync(f.fileno())
-            os.replace(final + '.partial', final)
-        for folder in sorted({osp.dirname(f) for f in finals}):
-            _fsync_dir(folder)
-        arrays.clear()
+        with open(final + '.partial', 'wb') as f:
+            for data in loader:
+                count = len(data['data_samples'])
+                f.write(self._write_batch(layout, self.features(data),
+                                          count).tobytes())
+                row += count
+                if progress is not None:
+                    progress.update(count, f' {split}/{name}')
+            if row != stop - start:
+                raise RuntimeError(
+                    f'dataset {name!r} (split {split}) gave {row} samples '
+                    f'for shard {index}, expected {stop - start}')
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(final + '.partial', final)
+        _fsync_dir(osp.dirname(final))
         mark_shard_complete(self.root, shard_key(split, name, index), start,
                             stop, rank)
 
     @staticmethod
-    def _write_batch(layout: FeatureLayout, arrays: List[np.ndarray],
-                     row: int, feats: List[List[torch.Tensor]], count: int):
-        for (t, level, sample_shape, _), array in zip(layout.entries, arrays):
-            values = feats[t][level].reshape((count, ) + tuple(sample_shape))
-            if tuple(values.shape[1:]) != tuple(array.shape[1:]):
+    def _write_batch(layout: FeatureLayout,
+                     feats: List[List[torch.Tensor]],
+                     count: int) -> np.ndarray:
+        """The rows of ``count`` samples: (count, numel), little-endian."""
+        rows = np.empty((count, layout.numel),
+                        dtype=np.dtype(layout.dtype).newbyteorder('<'))
+        for t, level, sample_shape, offset in layout.entries:
+            values = feats[t][level]
+            if tuple(values.shape[-3:]) != tuple(layout.shapes[t][level]) \
+                    or values.numel() != count * np.prod(sample_shape):
                 raise ValueError(
                     f'teacher {layout.teachers[t]!r}, level l{level + 1}: '
-                    f'map of shape {tuple(values.shape[1:])} but the cache '
-                    f'stores {tuple(array.shape[1:])} (all samples must '
-                    'have the same input size)')
-            array[row:row + count] = values.cpu().numpy()
+                    f'maps of shape {tuple(values.shape)} for {count} '
+                    f'samples but the cache stores {tuple(sample_shape)} '
+                    'per sample (all samples must have the same input size)')
+            size = int(np.prod(sample_shape))
+            rows[:, offset:offset + size] = values.reshape(
+                count, size).cpu().numpy()
+        return rows
 
 
 def missing_shards(root: str, splits: Sequence[str]) -> Dict[str, List[int]]:

@@ -115,18 +115,13 @@ def _evict(root):
     manifest = load_manifest(root)
     for split, datasets in manifest['splits'].items():
         for name, entry in datasets.items():
-            for t, teacher in enumerate(manifest['teachers']):
-                for level in range(len(manifest['shapes'][t])):
-                    for j in range(entry['num_shards']):
-                        path = shard_file(root, split, name,
-                                          teacher['name'], level, j)
-                        fd = os.open(path, os.O_RDONLY)
-                        try:
-                            os.fsync(fd)
-                            os.posix_fadvise(fd, 0, 0,
-                                             os.POSIX_FADV_DONTNEED)
-                        finally:
-                            os.close(fd)
+            for j in range(entry['num_shards']):
+                fd = os.open(shard_file(root, split, name, j), os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+                finally:
+                    os.close(fd)
 
 
 def read_rate(root, cold: bool, seed: int, min_seconds: float = 0.3) -> float:
