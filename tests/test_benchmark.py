@@ -121,3 +121,48 @@ def test_peak_rss_sees_an_allocation():
     result = peak_rss(allocates_64_mb)
     assert 60 <= result['added_mb'] <= 90, result
     assert result['peak_mb'] >= result['start_mb'] + 60
+
+
+def test_cache_reads_mode_side_by_side(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    import numpy as np
+
+    from mlfd_mm.apis.benchmark import cache_reads
+    from mlfd_mm.cache import FeatureCacheReader
+
+    # The synthetic cache reads back what was written, row by row.
+    manifest = cache_reads.synthetic_cache(str(tmp_path / 'c'),
+                                           dict(a=5, b=3), shard_size=2)
+    assert manifest['splits']['train']['b']['num_shards'] == 2
+    reader = FeatureCacheReader(str(tmp_path / 'c'), 'train')
+    rows = np.fromfile(tmp_path / 'c' / 'train' / 'a' / '00002.bin',
+                       dtype='<f2').reshape(-1, reader.layout.numel)
+    assert rows.shape == (1, 3 * 3 * 16)
+    assert np.array_equal(reader.read('a', 4), rows[0])
+
+    # The tool's mode, on two small caches (one and three shard files).
+    monkeypatch.setattr(cache_reads, 'SIZES', dict(
+        small=dict(x=100), large=dict(y=1500, z=1000)))
+    spec = importlib.util.spec_from_file_location(
+        'benchmark_tool', osp.join(REPO, 'tools', 'benchmark.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = tmp_path / 'reads.json'
+    report = tool.main(['--cache-reads', '--reads', '300', '--rounds', '2',
+                        '--out', str(out)])
+    assert json.loads(out.read_text())['ratio_us'] == report['ratio_us']
+    small, large = report['caches']['small'], report['caches']['large']
+    assert (small['files'], large['files']) == (1, 3)
+    assert (small['files_old_layout'], large['files_old_layout']) == (9, 27)
+    assert len(small['rounds']) == len(large['rounds']) == 2
+    for entry in (small, large):
+        assert positive(entry['us_per_sample'])
+        assert entry['peak_mb'] >= entry['rounds'][0]['start_mb']
+        assert entry['bytes_per_sample'] == 288
+    assert positive(report['ratio_us']) and positive(
+        report['ratio_peak_rss'])
+    assert report['met'] == (max(report['ratio_us'],
+                                 report['ratio_peak_rss']) <= 1.2)
+    printed = capsys.readouterr().out
+    assert 'large/small:' in printed and 'peak RSS' in printed

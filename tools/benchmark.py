@@ -4,6 +4,7 @@ machines are noisy).
 
     python tools/benchmark.py                     # offline set, < 5 min
     python tools/benchmark.py --out work_dirs/benchmark/benchmark.json
+    python tools/benchmark.py --cache-reads       # reads vs file count, ~1 min
 
 1. joint-teacher training step: teachers run online vs features from the
    cache (float16);
@@ -27,6 +28,10 @@ over the child's starting RSS (what the variant adds to a process that has
 imported the stack) and that plus this process's RSS after imports (an
 estimate of a process running only that variant).
 
+``--cache-reads`` measures only the cache's random-order reads per sample
+and peak RSS, at the demo's size and at T1's file count, side by side (two
+synthetic caches with tiny maps; see mlfd_mm/apis/benchmark/cache_reads.py).
+
 Teachers whose checkpoint file is missing get random weights (timings do
 not depend on weights); the JSON says which. A small cache of the first
 ``--samples-per-dataset`` training samples of each dataset is built in a
@@ -37,7 +42,8 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
-from mlfd_mm.apis.benchmark import format_report, run_benchmark  # noqa: E402
+from mlfd_mm.apis.benchmark import (format_cache_reads, format_report,  # noqa
+                                    run_benchmark, run_cache_reads)
 
 
 def parse_args(argv=None):
@@ -64,7 +70,17 @@ def parse_args(argv=None):
                         help='torch threads (1: the machine is shared)')
     parser.add_argument('--skip-rss', action='store_true',
                         help='do not measure peak RSS')
-    parser.add_argument('--out', default='work_dirs/benchmark/benchmark.json')
+    parser.add_argument('--cache-reads', action='store_true',
+                        help='measure only the cache reads per sample at '
+                        "the demo's size and at T1's file count")
+    parser.add_argument('--reads', type=int, default=100000,
+                        help='--cache-reads: random reads per cache and '
+                        'round')
+    parser.add_argument('--rounds', type=int, default=3,
+                        help='--cache-reads: rounds (alternating order)')
+    parser.add_argument('--out', default=None,
+                        help='JSON report (default work_dirs/benchmark/'
+                        'benchmark.json, or cache_reads.json)')
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args(argv)
 
@@ -82,6 +98,15 @@ def name_path_pairs(items, flag):
 
 def main(argv=None):
     args = parse_args(argv)
+    command = 'python tools/benchmark.py ' + ' '.join(
+        argv if argv is not None else sys.argv[1:])
+    if args.cache_reads:
+        report = run_cache_reads(
+            reads=args.reads, rounds=args.rounds, seed=args.seed,
+            out=args.out or 'work_dirs/benchmark/cache_reads.json',
+            command=command)
+        print(format_cache_reads(report))
+        return report
     report = run_benchmark(
         joint_config=args.joint_config, student_config=args.student_config,
         teacher_checkpoints=name_path_pairs(args.teacher_checkpoint,
@@ -89,9 +114,8 @@ def main(argv=None):
         data_roots=name_path_pairs(args.data_root, '--data-root'),
         batch_size=args.batch_size, steps=args.steps, warmup=args.warmup,
         samples_per_dataset=args.samples_per_dataset, threads=args.threads,
-        skip_rss=args.skip_rss, out=args.out, seed=args.seed,
-        command='python tools/benchmark.py ' + ' '.join(
-            argv if argv is not None else sys.argv[1:]))
+        skip_rss=args.skip_rss, seed=args.seed, command=command,
+        out=args.out or 'work_dirs/benchmark/benchmark.json')
     print()
     print(format_report(report))
     return report

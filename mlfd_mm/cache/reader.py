@@ -19,6 +19,15 @@ FEATURES_FIELD = 'teacher_features'
 CACHE_ID_KEY = 'feature_cache_id'
 
 
+def default_max_open() -> int:
+    """A quarter of this process's soft limit of open files, 16..4096."""
+    import resource
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 4096
+    return max(16, min(4096, soft // 4))
+
+
 class FeatureCacheReader:
     """Read samples' features from the complete shards of one split.
 
@@ -26,17 +35,23 @@ class FeatureCacheReader:
     one ``os.pread`` into a fresh buffer: no memory map, so the resident
     memory and the cost per sample do not grow with the number of shard
     files. At most ``max_open`` file descriptors stay open (least recently
-    used closed first). Descriptors belong to the process that opened them:
+    used closed first); without a mapping a descriptor costs the process
+    next to nothing, so by default it is a quarter of the process's limit
+    of open files (``ulimit -n``; the rest is left to the data loader),
+    at most 4096: 256 under the common limit of 1024, more than T1's 217
+    shard files. Past it, a read that reopens its file costs ~3x. Descriptors belong to the process that opened them:
     a forked or unpickled reader (a data-loader worker, a DDP rank) starts
     with none and opens its own.
 
     Args:
         root (str): The cache directory.
         split (str): ``'train'``, ``'val'`` or ``'test'``.
-        max_open (int): Open descriptors kept. Defaults to 64.
+        max_open (int, optional): Open descriptors kept. Defaults to
+            :func:`default_max_open`.
     """
 
-    def __init__(self, root: str, split: str, max_open: int = 64):
+    def __init__(self, root: str, split: str,
+                 max_open: Optional[int] = None):
         manifest = load_manifest(root)
         if manifest is None:
             raise FileNotFoundError(
@@ -60,7 +75,7 @@ class FeatureCacheReader:
             '<' if manifest.get('byteorder', 'little') == 'little' else '>')
         self.shard_size = int(manifest['shard_size'])
         self.datasets = manifest['splits'][split]
-        self.max_open = max(1, int(max_open))
+        self.max_open = max(1, int(max_open or default_max_open()))
         self._open = collections.OrderedDict()
         self._pid = os.getpid()
 

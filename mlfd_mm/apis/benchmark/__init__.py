@@ -1,10 +1,12 @@
 """The teacher-feature cache's benchmark (tools/benchmark.py): variants,
 measurements, report."""
+from .cache_reads import format_cache_reads, run_cache_reads
 from .measures import peak_rss, time_variants
 from .report import TARGETS, format_report, step_section, verdict
 from .run import run_benchmark
 
 __all__ = [
-    'TARGETS', 'format_report', 'peak_rss', 'run_benchmark', 'step_section',
-    'time_variants', 'verdict'
+    'TARGETS', 'format_cache_reads', 'format_report', 'peak_rss',
+    'run_benchmark', 'run_cache_reads', 'step_section', 'time_variants',
+    'verdict'
 ]
