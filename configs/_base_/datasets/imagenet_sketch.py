@@ -1,7 +1,10 @@
 # ImageNet-Sketch (1000 ImageNet classes, ~50 sketches each) at 224 px, read
 # by mmpretrain's CustomDataset. The release has no splits; this project
-# defines them in three annotation files (a per-class stratified split, e.g.
-# 70/10/20 % of each class, drawn once with a fixed seed and kept):
+# defines them in three annotation files: a per-class stratified split, 70/10/
+# 20 % of each class (35/5/10 of 50 images) drawn with seed 0, written with
+#   python tools/dataset_converters/imagenet_sketch.py data/imagenet-sketch
+# (which prints the counts and writes them, with the seed, to
+# meta/split.json; mlfd_mm.apis.dataset_converters.imagenet_sketch_split):
 #
 #   data/imagenet-sketch/
 #   ├── sketch/                       the release, as unpacked

@@ -13,11 +13,9 @@
 #       └── val_labels.txt            (ours: "val_0.JPEG 107" per line)
 #
 # The official test split has no labels, so the val split is used for val and
-# test. Make val_labels.txt from val_annotations.txt in the root folder with:
-#   wnids = sorted(os.listdir('train'))
-#   lines = [f'{f} {wnids.index(w)}' for f, w, *_ in
-#            (l.split() for l in open('val/val_annotations.txt'))]
-#   open('val/val_labels.txt', 'w').write('\n'.join(lines) + '\n')
+# test. Write val_labels.txt from val_annotations.txt (and the sorted wnids of
+# train/) with:
+#   python tools/dataset_converters/tiny_imagenet.py data/tiny-imagenet-200
 _base_ = ['./paper_224_common.py']
 dataset_type = 'CustomDataset'
 data_root = 'data/tiny-imagenet-200'

@@ -1,0 +1,237 @@
+"""tools/dataset_converters/: each converter on a tiny fixture in the
+official archive layout (a few 8 px JPEGs written here), the files it
+writes, the dataset the config then builds from them, and the errors on a
+missing or malformed file."""
+import importlib.util
+import json
+import os
+import os.path as osp
+
+import mlfd_mm  # noqa: F401  (compat fixes before torchvision is imported)
+import cv2
+import numpy as np
+import pytest
+from conftest import REPO
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmpretrain.registry import DATASETS
+
+from mlfd_mm.apis.dataset_converters import (DatasetLayoutError,
+                                              caltech101_split,
+                                              imagenet_sketch_split,
+                                              tiny_imagenet_val_labels)
+
+DATASET_CONFIGS = osp.join(REPO, 'configs', '_base_', 'datasets')
+
+
+def _jpeg(path):
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    cv2.imwrite(str(path), np.full((8, 8, 3), 128, np.uint8))
+
+
+def _lines(path):
+    with open(path) as f:
+        return f.read().splitlines()
+
+
+def _tool(name):
+    path = osp.join(REPO, 'tools', 'dataset_converters', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'_converter_{name}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _build(config, root, loader):
+    cfg = Config.fromfile(osp.join(DATASET_CONFIGS, config))
+    dataset = cfg[loader].dataset.to_dict()
+    dataset.update(data_root=str(root), pipeline=[])
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return DATASETS.build(dataset)
+
+
+# ---------------------------------------------------------------------------
+# TinyImageNet
+# ---------------------------------------------------------------------------
+WNIDS = ['n03', 'n01', 'n02']  # wnids.txt is not sorted; indices are
+VAL = [('val_0.JPEG', 'n03'), ('val_1.JPEG', 'n01'), ('val_2.JPEG', 'n02'),
+       ('val_3.JPEG', 'n03')]
+
+
+@pytest.fixture
+def tiny_root(tmp_path):
+    root = tmp_path / 'tiny-imagenet-200'
+    for wnid in WNIDS:
+        _jpeg(root / 'train' / wnid / 'images' / f'{wnid}_0.JPEG')
+        (root / 'train' / wnid / f'{wnid}_boxes.txt').write_text(
+            f'{wnid}_0.JPEG\t0\t0\t7\t7\n')
+    (root / 'wnids.txt').write_text('\n'.join(WNIDS) + '\n')
+    for name, _ in VAL:
+        _jpeg(root / 'val' / 'images' / name)
+    (root / 'val' / 'val_annotations.txt').write_text(''.join(
+        f'{name}\t{wnid}\t0\t0\t7\t7\n' for name, wnid in VAL))
+    return root
+
+
+def test_tiny_imagenet_val_labels(tiny_root, capsys):
+    _tool('tiny_imagenet').main([str(tiny_root)])
+    labels = tiny_root / 'val' / 'val_labels.txt'
+    # sorted wnids: n01 -> 0, n02 -> 1, n03 -> 2
+    assert _lines(labels) == ['val_0.JPEG 2', 'val_1.JPEG 0', 'val_2.JPEG 1',
+                              'val_3.JPEG 2']
+    assert f'{labels}: 4 validation images, 3 classes' in capsys.readouterr(
+    ).out
+    # the config's datasets read the result with the same class indices
+    val = _build('tiny_imagenet.py', tiny_root, 'val_dataloader')
+    assert [val.get_data_info(i)['gt_label'] for i in range(4)] == [2, 0, 1,
+                                                                     2]
+    train = _build('tiny_imagenet.py', tiny_root, 'train_dataloader')
+    assert sorted(train.get_data_info(i)['gt_label']
+                  for i in range(len(train))) == [0, 1, 2]
+
+
+def test_tiny_imagenet_errors_name_the_file(tiny_root):
+    ann = tiny_root / 'val' / 'val_annotations.txt'
+    text = ann.read_text()
+    ann.write_text(text + 'val_9.JPEG\n')
+    with pytest.raises(DatasetLayoutError, match=f'{ann}, line 5: expected'):
+        tiny_imagenet_val_labels(str(tiny_root))
+    ann.write_text(text.replace('n02', 'n09'))
+    with pytest.raises(DatasetLayoutError,
+                       match="line 3: wnid 'n09' has no folder"):
+        tiny_imagenet_val_labels(str(tiny_root))
+    ann.write_text(text)
+    os.remove(tiny_root / 'val' / 'images' / 'val_1.JPEG')
+    with pytest.raises(DatasetLayoutError, match='line 2: image not found'):
+        tiny_imagenet_val_labels(str(tiny_root))
+    ann.unlink()
+    with pytest.raises(SystemExit,
+                       match=f'error: TinyImageNet: file not found: {ann}'):
+        _tool('tiny_imagenet').main([str(tiny_root)])
+    (tiny_root / 'wnids.txt').write_text('n01\nn02\n')
+    with pytest.raises(DatasetLayoutError, match='not the wnids of'):
+        tiny_imagenet_val_labels(str(tiny_root))
+    missing = tiny_root.parent / 'nowhere'
+    with pytest.raises(DatasetLayoutError,
+                       match=f'folder not found: {missing}/train'):
+        tiny_imagenet_val_labels(str(missing))
+    assert not (tiny_root / 'val' / 'val_labels.txt').exists()
+
+
+# ---------------------------------------------------------------------------
+# ImageNet-Sketch
+# ---------------------------------------------------------------------------
+SKETCH = dict(n02=10, n01=20, n03=5)  # images per class
+
+
+def _sketch_root(tmp_path, classes=SKETCH):
+    root = tmp_path / 'imagenet-sketch'
+    for wnid, n in classes.items():
+        for k in range(n):
+            _jpeg(root / 'sketch' / wnid / f'sketch_{k}.JPEG')
+    return root
+
+
+def _by_class(lines):
+    out = {}
+    for line in lines:
+        path, label = line.split()
+        out.setdefault(path.split('/')[0], []).append((path, int(label)))
+    return out
+
+
+def test_imagenet_sketch_split(tmp_path, capsys):
+    root = _sketch_root(tmp_path)
+    _tool('imagenet_sketch').main([str(root)])
+    meta = root / 'meta'
+    splits = {s: _lines(meta / f'{s}.txt') for s in ('train', 'val', 'test')}
+    # 70/10/20 % of each class: 20 -> 14/2/4, 10 -> 7/1/2, 5 -> 3/1/1
+    expected = dict(n01=(14, 2, 4), n02=(7, 1, 2), n03=(3, 1, 1))
+    for wnid, counts in expected.items():
+        got = tuple(len(_by_class(splits[s]).get(wnid, []))
+                    for s in ('train', 'val', 'test'))
+        assert got == counts, wnid
+    everything = [p for s in splits.values() for p, _ in
+                  (line.split() for line in s)]
+    assert len(everything) == len(set(everything)) == 35
+    assert {p for p in everything} == {
+        f'{w}/sketch_{k}.JPEG' for w, n in SKETCH.items() for k in range(n)}
+    # class index = position of the wnid in the sorted folder names
+    for s in splits.values():
+        for wnid, items in _by_class(s).items():
+            assert {label for _, label in items} == {
+                sorted(SKETCH).index(wnid)}
+    info = json.loads((meta / 'split.json').read_text())
+    assert info == dict(dataset='ImageNet-Sketch', seed=0,
+                        fractions=[0.7, 0.1, 0.2], classes=3,
+                        counts=dict(train=24, val=4, test=7))
+    out = capsys.readouterr().out
+    assert 'images: train 24, val 4, test 7 (seed 0)' in out
+    # the config's three datasets read the files
+    for loader, n in (('train_dataloader', 24), ('val_dataloader', 4),
+                      ('test_dataloader', 7)):
+        assert len(_build('imagenet_sketch.py', root, loader)) == n
+
+
+def test_imagenet_sketch_split_is_fixed(tmp_path):
+    root = _sketch_root(tmp_path)
+    imagenet_sketch_split(str(root))
+    first = {s: _lines(root / 'meta' / f'{s}.txt') for s in ('train', 'val')}
+    imagenet_sketch_split(str(root))
+    assert first == {s: _lines(root / 'meta' / f'{s}.txt')
+                     for s in ('train', 'val')}
+    # a class's split depends on its own files only (labels aside)
+    other = _sketch_root(tmp_path / 'other', dict(n01=20, n00=4))
+    imagenet_sketch_split(str(other))
+    assert [p for p, _ in _by_class(_lines(other / 'meta/val.txt'))['n01']] \
+        == [p for p, _ in _by_class(first['val'])['n01']]
+    # another seed, another split
+    imagenet_sketch_split(str(root), seed=1)
+    assert _lines(root / 'meta' / 'train.txt') != first['train']
+
+
+def test_imagenet_sketch_errors(tmp_path):
+    missing = tmp_path / 'nowhere'
+    with pytest.raises(SystemExit, match=f'error: ImageNet-Sketch: folder '
+                       f'not found: {missing}/sketch'):
+        _tool('imagenet_sketch').main([str(missing)])
+    root = _sketch_root(tmp_path, dict(n01=5, n02=2))
+    with pytest.raises(DatasetLayoutError,
+                       match=f'{root}/sketch/n02 holds 2 images'):
+        imagenet_sketch_split(str(root))
+    with pytest.raises(ValueError, match='sum to 1'):
+        imagenet_sketch_split(str(root), fractions=(0.5, 0.1, 0.1))
+    os.makedirs(tmp_path / 'empty' / 'sketch')
+    with pytest.raises(DatasetLayoutError, match='no class folders'):
+        imagenet_sketch_split(str(tmp_path / 'empty'))
+
+
+# ---------------------------------------------------------------------------
+# Caltech-101
+# ---------------------------------------------------------------------------
+def test_caltech101_split(tmp_path, capsys):
+    root = tmp_path / 'caltech-101'
+    for name, n in (('accordion', 5), ('Faces', 4), ('BACKGROUND_Google', 3)):
+        for k in range(n):
+            _jpeg(root / '101_ObjectCategories' / name / f'image_{k:04d}.jpg')
+    _tool('caltech101').main([str(root), '--train-per-class', '2'])
+    train = _lines(root / 'meta' / 'train.txt')
+    test = _lines(root / 'meta' / 'test.txt')
+    # mmpretrain's class order: the sorted (case-sensitive) folder names
+    for lines, per_class in ((train, (2, 2, 2)), (test, (1, 2, 3))):
+        by_class = _by_class(lines)
+        assert tuple(len(by_class[c]) for c in (
+            'BACKGROUND_Google', 'Faces', 'accordion')) == per_class
+        for c, label in (('BACKGROUND_Google', 0), ('Faces', 1),
+                         ('accordion', 2)):
+            assert {lab for _, lab in by_class[c]} == {label}
+    assert not set(train) & set(test)
+    info = json.loads((root / 'meta' / 'split.json').read_text())
+    assert info['counts'] == dict(train=6, test=6)
+    assert info['train_per_class'] == 2
+    assert 'images: train 6, test 6' in capsys.readouterr().out
+    assert len(_build('caltech101.py', root, 'train_dataloader')) == 6
+    with pytest.raises(DatasetLayoutError,
+                       match='BACKGROUND_Google holds 3 images; a class '
+                       'needs more than 3'):
+        caltech101_split(str(root), train_per_class=3)
