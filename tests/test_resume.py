@@ -1,7 +1,14 @@
 """A run stopped after an epoch and resumed ends exactly like an
-uninterrupted one (RNGStateHook): same weights, same metrics."""
-import os.path as osp
+uninterrupted one (RNGStateHook): same weights, same metrics.
 
+Run as a script under torchrun, this file trains one of the runs of
+:func:`test_distributed_resume_repeats_uninterrupted`.
+"""
+import os
+import os.path as osp
+import sys
+
+import mlfd_mm  # noqa: F401  (compat fixes before torchvision)
 import pytest
 import torch
 from mmengine.config import Config
@@ -9,6 +16,7 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 from mmengine.runner import Runner
 
+from mlfd_mm.apis.export import build_export_config
 from mlfd_mm.checkpoint import load_checkpoint_file
 from mlfd_mm.engine.rng_state_hook import (CHECKPOINT_KEY, capture_rng_state,
                                            restore_rng_state)
@@ -183,3 +191,72 @@ def test_capturing_draws_nothing():
     assert torch.equal(before['numpy']['keys'], after['numpy']['keys'])
     assert torch.equal(before['torch'], after['torch'])
     del random, np
+
+
+def test_load_from_restores_nothing(tiny_offline_root, tmp_path):
+    """``load_from`` (fine-tuning) starts a fresh run: the generators are
+    seeded by ``randomness``, not taken from the checkpoint."""
+    first = tmp_path / 'first'
+    _train(_cfg(tiny_offline_root, first, False, kill_after=1))
+    second = tmp_path / 'second'
+    cfg = _cfg(tiny_offline_root, second, False, kill_after=1)
+    cfg.load_from = str(first / 'epoch_1.pth')
+    _train(cfg)
+    fresh = tmp_path / 'fresh'
+    _train(_cfg(tiny_offline_root, fresh, False, kill_after=1))
+    records = _RecordRNGHook.records
+    assert records[str(second)] == records[str(fresh)]
+
+
+def test_export_carries_no_rng_hook():
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/mlfd/student_offline_mnist.py'))
+    assert cfg.default_hooks.rng_state.type == 'RNGStateHook'
+    exported, _ = build_export_config(cfg)
+    assert 'default_hooks' not in exported
+    assert 'RNGStateHook' not in repr(exported)
+
+
+def _dist_train(root, work_dir, mode):
+    """One torchrun process of the distributed test: 2 ranks (gloo), one
+    persistent worker each, killed after epoch 1 or resumed."""
+    from mlfd_mm.apis.runner import prepare_cpu_distributed
+    torch.set_num_threads(1)
+    cfg = _cfg(root, work_dir, True, val_interval=1,
+               kill_after=1 if mode == 'kill' else None)
+    cfg.train_dataloader.batch_size = 16
+    cfg.launcher = 'pytorch'
+    cfg.env_cfg.dist_cfg = dict(backend='gloo')
+    prepare_cpu_distributed(cfg, 'pytorch')
+    _train(cfg, resume=mode == 'resume')
+    rank = int(os.environ['RANK'])
+    torch.save([(r[0], r[1], r[5]) for r in
+                _RecordRNGHook.records[str(work_dir)] if r[0] >= 1],
+               osp.join(work_dir, f'rng_rank{rank}_{mode}.pt'))
+
+
+@pytest.mark.slow
+def test_distributed_resume_repeats_uninterrupted(tiny_offline_root,
+                                                  tmp_path):
+    """Each rank resumes with its own generators and its workers' (their
+    seeds differ by rank): the weights equal the uninterrupted run's."""
+    from conftest import PYTHON, run_tool
+    for port, (name, mode) in enumerate(
+            [('full', 'full'), ('part', 'kill'), ('part', 'resume')]):
+        run_tool(PYTHON, '-m', 'torch.distributed.run', '--nproc_per_node',
+                 '2', '--master_port', str(29631 + port), __file__,
+                 tiny_offline_root,
+                 tmp_path / name, mode, timeout=300)
+    full = load_checkpoint_file(str(tmp_path / 'full/epoch_3.pth'), 'full')
+    part = load_checkpoint_file(str(tmp_path / 'part/epoch_3.pth'), 'part')
+    assert len(part[CHECKPOINT_KEY]['ranks']) == 2
+    assert all(torch.equal(v, part['state_dict'][k])
+               for k, v in full['state_dict'].items())
+    for rank in (0, 1):
+        assert torch.load(tmp_path / f'full/rng_rank{rank}_full.pt') == \
+            torch.load(tmp_path / f'part/rng_rank{rank}_resume.pt')
+
+
+if __name__ == '__main__':
+    sys.path.insert(0, REPO)
+    _dist_train(*sys.argv[1:4])
