@@ -157,3 +157,48 @@ class MultiDatasetSampler(Sampler):
     def set_epoch(self, epoch: int) -> None:
         """Set the epoch, which changes the draw (``seed + epoch``)."""
         self.epoch = epoch
+
+
+def sampler_plan(sizes: Sequence[int],
+                 ratio: Union[str, Sequence[float]] = 'uniform',
+                 batch_size: int = 64,
+                 num_samples: Optional[int] = None) -> List[dict]:
+    """What :class:`MultiDatasetSampler` does with datasets of ``sizes``
+    per epoch (shuffled, one process; a pure function, no data needed).
+
+    Args:
+        sizes (Sequence[int]): Samples of each dataset.
+        ratio: As for :class:`MultiDatasetSampler`.
+        batch_size (int): Samples per batch.
+        num_samples (int, optional): Indices per epoch. Defaults to
+            ``sum(sizes)``.
+
+    Returns:
+        list[dict]: Per dataset: ``share`` of the epoch's samples,
+        ``quota`` (samples drawn per epoch), ``passes`` (quota / size: above
+        1 the dataset is repeated, below 1 a random part of it is seen) and
+        ``batches_without`` (expected share of batches holding none of its
+        samples: the epoch is one random permutation, so a batch of B has
+        none with probability C(N - q, B) / C(N, B)).
+    """
+    total = int(num_samples or sum(sizes))
+    if ratio == 'uniform':
+        weights = [1.0] * len(sizes)
+    elif ratio == 'size':
+        weights = [float(s) for s in sizes]
+    else:
+        weights = [float(w) for w in ratio]
+    weights = [w / sum(weights) for w in weights]
+    raw = [w * total for w in weights]
+    quotas = [math.floor(r) for r in raw]
+    order = sorted(range(len(raw)), key=lambda i: (quotas[i] - raw[i], i))
+    for i in order[:total - sum(quotas)]:
+        quotas[i] += 1
+    plan = []
+    for size, weight, quota in zip(sizes, weights, quotas):
+        none = 1.0
+        for k in range(min(batch_size, total)):
+            none *= max(total - quota - k, 0) / (total - k)
+        plan.append(dict(size=int(size), share=weight, quota=quota,
+                         passes=quota / size, batches_without=none))
+    return plan
