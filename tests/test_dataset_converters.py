@@ -235,3 +235,46 @@ def test_caltech101_split(tmp_path, capsys):
                        match='BACKGROUND_Google holds 3 images; a class '
                        'needs more than 3'):
         caltech101_split(str(root), train_per_class=3)
+
+
+# ---------------------------------------------------------------------------
+# A pipeline without its data
+# ---------------------------------------------------------------------------
+T1 = osp.join(REPO, 'configs', 'pipelines', 't1.py')
+
+
+def test_missing_pipeline_data_names_each_folder_and_its_command(tmp_path):
+    from mlfd_mm.apis.dataset_converters import (check_pipeline_data,
+                                                  missing_pipeline_data)
+    missing = missing_pipeline_data(T1, str(tmp_path))
+    assert [m['root'] for m in missing] == [
+        'data/cifar100', 'data/tiny-imagenet-200', 'data/imagenet-sketch']
+    tiny = missing[1]
+    assert tiny['path'] == str(tmp_path / 'data' / 'tiny-imagenet-200')
+    assert tiny['stages'] == ['teachers/tiny_imagenet',
+                              'students/tiny_imagenet']
+    assert tiny['prepare'].endswith(
+        'python tools/dataset_converters/tiny_imagenet.py '
+        'data/tiny-imagenet-200')
+    with pytest.raises(FileNotFoundError) as error:
+        check_pipeline_data(T1, str(tmp_path))
+    message = str(error.value)
+    assert '3 dataset folder(s) missing' in message
+    assert 'data/imagenet-sketch (resolved to' in message
+    assert 'tools/dataset_converters/imagenet_sketch.py' in message
+    for root in ('cifar100', 'tiny-imagenet-200', 'imagenet-sketch'):
+        os.makedirs(tmp_path / 'data' / root)
+    check_pipeline_data(T1, str(tmp_path))
+
+
+@pytest.mark.skipif(osp.isdir(osp.join(REPO, 'data', 'cifar100')),
+                    reason='the CIFAR-100 data is here')
+def test_run_pipeline_t1_without_data_names_the_folder(tmp_path):
+    """Today's behaviour of tools/run_pipeline.py: the first stage
+    (teachers/cifar100) stops at tools/train.py's data-root check, and the
+    pipeline's error carries its message."""
+    from mlfd_mm.apis.pipeline import run_pipeline
+    with pytest.raises(RuntimeError) as error:
+        run_pipeline(T1, work_dir=str(tmp_path / 'work'), report=False)
+    assert ("train_dataloader.dataset.data_root = 'data/cifar100': data "
+            'root does not exist') in str(error.value)

@@ -24,12 +24,13 @@ import json
 import os
 import os.path as osp
 import random
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 __all__ = ['DatasetLayoutError', 'SKETCH_SEED', 'SKETCH_FRACTIONS',
            'CALTECH_SEED', 'CALTECH_TRAIN_PER_CLASS',
            'tiny_imagenet_val_labels', 'imagenet_sketch_split',
-           'caltech101_split', 'describe_split']
+           'caltech101_split', 'describe_split', 'PREPARE',
+           'missing_pipeline_data', 'check_pipeline_data']
 
 # ImageNet-Sketch: the project's split (configs/_base_/datasets/
 # imagenet_sketch.py); changing either changes every result on it.
@@ -264,3 +265,98 @@ def describe_split(out: dict) -> str:
     return (f'{out["dataset"]}: {out["classes"]} classes, images: {counts} '
             f'(seed {out["seed"]}); written: {", ".join(out["files"])} and '
             'split.json')
+
+
+# ---------------------------------------------------------------------------
+# Before a pipeline runs: is every dataset there?
+# ---------------------------------------------------------------------------
+# data_root folder name -> how to make it (the layouts are documented in
+# configs/_base_/datasets/).
+PREPARE = {
+    'cifar100': 'unpack cifar-100-python.tar.gz (www.cs.toronto.edu/~kriz/'
+                'cifar.html) into it; nothing to convert',
+    'tiny-imagenet-200': 'unpack tiny-imagenet-200.zip into its parent, then '
+                         'python tools/dataset_converters/tiny_imagenet.py '
+                         '{root}',
+    'imagenet-sketch': 'unpack the ImageNet-Sketch release into {root}/'
+                       'sketch, then python tools/dataset_converters/'
+                       'imagenet_sketch.py {root}',
+    'caltech-101': 'unpack 101_ObjectCategories.tar.gz into it, then python '
+                   'tools/dataset_converters/caltech101.py {root}',
+    'flowers102': 'unpack 102flowers.tgz (jpg/), imagelabels.mat and '
+                  'setid.mat into it; nothing to convert',
+    'CUB_200_2011': 'unpack CUB_200_2011.tgz into its parent; nothing to '
+                    'convert',
+    'Oxford-IIIT_Pets': 'unpack images.tar.gz and annotations.tar.gz into '
+                        'it; nothing to convert',
+}
+
+
+def _data_roots(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == 'data_root' and isinstance(value, str) and value:
+                yield value
+            else:
+                yield from _data_roots(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            yield from _data_roots(value)
+
+
+def missing_pipeline_data(config: str,
+                          base_dir: Optional[str] = None) -> List[dict]:
+    """The data roots of a pipeline config's teacher and student stages
+    (the joint teacher reads its teachers' datasets) that do not exist.
+
+    Args:
+        config (str): A pipeline config (``configs/pipelines/t1.py``).
+        base_dir (str, optional): What relative roots are relative to; the
+            repository root, where tools/run_pipeline.py runs its stages.
+
+    Returns:
+        list[dict]: ``root`` (as the config names it), ``path`` (resolved),
+        ``stages`` (the stage keys that read it), ``prepare`` (how to make
+        it, or None), in the order the pipeline first needs them.
+    """
+    from mmengine.config import Config
+    base_dir = base_dir or osp.dirname(osp.dirname(osp.dirname(
+        osp.abspath(__file__))))
+    pipe = Config.fromfile(config)
+    stages = [(f'teachers/{k}', v) for k, v in pipe.teachers.items()]
+    stages += [(f'students/{k}', v)
+               for k, v in (pipe.get('students') or {}).items()]
+    missing = {}
+    for key, stage_config in stages:
+        cfg = Config.fromfile(stage_config)
+        loaders = [cfg.get(f'{s}_dataloader') for s in ('train', 'val',
+                                                          'test')]
+        for root in _data_roots(loaders):
+            path = osp.normpath(osp.join(base_dir, root))
+            if osp.isdir(path):
+                continue
+            entry = missing.setdefault(root, dict(
+                root=root, path=path, stages=[],
+                prepare=PREPARE.get(osp.basename(osp.normpath(root)))))
+            if key not in entry['stages']:
+                entry['stages'].append(key)
+    for entry in missing.values():
+        if entry['prepare']:
+            entry['prepare'] = entry['prepare'].format(root=entry['root'])
+    return list(missing.values())
+
+
+def check_pipeline_data(config: str, base_dir: Optional[str] = None) -> None:
+    """Raise FileNotFoundError listing every missing dataset folder of a
+    pipeline (see :func:`missing_pipeline_data`) and how to make it, before
+    any stage starts."""
+    missing = missing_pipeline_data(config, base_dir)
+    if not missing:
+        return
+    lines = [f'{config}: {len(missing)} dataset folder(s) missing:']
+    for entry in missing:
+        lines.append(f'  {entry["root"]} (resolved to {entry["path"]}; read '
+                     f'by {", ".join(entry["stages"])})')
+        if entry['prepare']:
+            lines.append(f'    to make it: {entry["prepare"]}')
+    raise FileNotFoundError('\n'.join(lines))
