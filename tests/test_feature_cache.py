@@ -518,6 +518,21 @@ def test_reads_are_right_with_few_descriptors_forks_and_pickles(setup):
     full.close()
     assert not full._open
 
+    # Two loader workers over the cached dataset: every item carries the
+    # row the parent reads for it.
+    from mlfd_mm.cache.reader import FEATURES_FIELD
+    dataset = cached_dataset(setup, root)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=5, num_workers=2, collate_fn=pseudo_collate,
+        sampler=list(range(len(dataset)))[::-1],
+        multiprocessing_context='fork')
+    got = [s.get(FEATURES_FIELD) for batch in loader
+           for s in batch['data_samples']]
+    parent = FeatureCacheReader(str(root), 'train')
+    want = [parent.read(*dataset._locate(i)) for i in range(len(dataset))]
+    assert len(got) == len(want) == 22
+    assert all(np.array_equal(g, w) for g, w in zip(got, want[::-1]))
+
 
 def test_a_cache_of_the_old_layout_is_refused_then_rebuilt(setup):
     import json
