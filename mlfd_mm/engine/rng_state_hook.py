@@ -38,8 +38,11 @@ Where the streams are taken and given back:
   checkpoint, and the resumed run's new workers take them over right after
   mmengine's ``worker_init_fn`` has seeded them.
 
-Epoch-based loops only: with an iteration-based loop the main-process state
-is restored as saved, without the adjustment above.
+Epoch-based loops are what this adjustment and the worker states are for.
+With an iteration-based loop the main-process state is restored as saved
+(no adjustment) and worker states are neither saved nor set: mmengine
+replays the iterations done through the dataloader, which advances new
+workers as far as the uninterrupted run's.
 """
 import bisect
 import pickle
@@ -312,9 +315,14 @@ class RNGStateHook(Hook):
     def before_train(self, runner) -> None:
         if not self.enable:
             return
-        loader = runner.train_loop.dataloader
-        if not _persistent(loader):
+        loop = runner.train_loop
+        # An iteration-based loop replays the iterations done before the
+        # resume through its dataloader, which advances new workers as far
+        # as the uninterrupted run's: their states must not be set.
+        if not (isinstance(loop, EpochBasedTrainLoop)
+                and _persistent(loop.dataloader)):
             return
+        loader = loop.dataloader
         workers = loader.num_workers
         if self._worker_restore is not None and len(
                 self._worker_restore) != workers:
