@@ -64,13 +64,15 @@ class stop_on_signals:
 
 
 def _die_with_parent(parent_pid):
-    """preexec_fn: the child gets SIGTERM when the pipeline dies."""
+    """preexec_fn: the child gets SIGTERM when the pipeline dies. libc is
+    loaded here, in the parent: the forked child only calls prctl."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return None
+
     def preexec():
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        except (OSError, AttributeError):  # not Linux
-            return
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
         if os.getppid() != parent_pid:  # it died before prctl
             os._exit(1)
     return preexec
