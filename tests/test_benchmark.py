@@ -150,7 +150,7 @@ def test_cache_reads_mode_side_by_side(tmp_path, monkeypatch, capsys):
     spec.loader.exec_module(tool)
     out = tmp_path / 'reads.json'
     report = tool.main(['--cache-reads', '--reads', '300', '--rounds', '2',
-                        '--out', str(out)])
+                        '--with-old-layout', '--out', str(out)])
     assert json.loads(out.read_text())['ratio_us'] == report['ratio_us']
     small, large = report['caches']['small'], report['caches']['large']
     assert (small['files'], large['files']) == (1, 3)
@@ -166,3 +166,14 @@ def test_cache_reads_mode_side_by_side(tmp_path, monkeypatch, capsys):
                                  report['ratio_peak_rss']) <= 1.2)
     printed = capsys.readouterr().out
     assert 'large/small:' in printed and 'peak RSS' in printed
+    # The layout-1 reference reads the same values from its .npy files.
+    assert len(large['old_layout_rounds']) == 2
+    assert positive(report['old_layout_ratio_us'])
+    assert 'layout 1 large/small' in printed
+    root = str(tmp_path / 'c')
+    cache_reads.write_old_layout(root)
+    old = cache_reads.OldLayoutReader(root, max_open=2)
+    buf = np.empty(reader.layout.numel, dtype=reader.layout.dtype)
+    for name, i in (('a', 4), ('b', 0), ('a', 1), ('b', 2)):
+        assert np.array_equal(old.read(name, i, buf), reader.read(name, i))
+    assert len(old._open) == 2

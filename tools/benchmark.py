@@ -78,6 +78,10 @@ def parse_args(argv=None):
                         'round')
     parser.add_argument('--rounds', type=int, default=3,
                         help='--cache-reads: rounds (alternating order)')
+    parser.add_argument('--with-old-layout', action='store_true',
+                        help='--cache-reads: also read both caches as the '
+                        'previous layout did (one mmap per file; a tenth '
+                        'of the reads), for reference')
     parser.add_argument('--out', default=None,
                         help='JSON report (default work_dirs/benchmark/'
                         'benchmark.json, or cache_reads.json)')
@@ -103,6 +107,7 @@ def main(argv=None):
     if args.cache_reads:
         report = run_cache_reads(
             reads=args.reads, rounds=args.rounds, seed=args.seed,
+            old_layout=args.with_old_layout,
             out=args.out or 'work_dirs/benchmark/cache_reads.json',
             command=command)
         print(format_cache_reads(report))

@@ -13,7 +13,13 @@ previous layout (one ``.npy`` per shard, teacher and level) had.
 Each round reads the same number of random samples (with replacement) from
 each cache, in a forked child whose peak RSS is reset at its start; the
 rounds alternate small/large; the median time per sample is reported.
+
+For reference (``old_layout=True``), the same two caches are also written
+in the previous layout and read the way its reader did (one ``np.load``
+memory map per file, at most 256 kept), with a tenth of the reads: the
+measurement that should, and does, show that layout slowing down.
 """
+import collections
 import json
 import multiprocessing
 import os
@@ -76,9 +82,59 @@ def synthetic_cache(root, sizes, shard_size=DEFAULT_SHARD_SIZE,
     return manifest
 
 
-def _read_child(root, reads, seed, conn):
+class OldLayoutReader:
+    """How the layout-1 reader read: one memory-mapped ``.npy`` per shard,
+    teacher and level, at most ``max_open`` maps open (LRU)."""
+
+    def __init__(self, root, max_open=256):
+        self.inner = FeatureCacheReader(root, 'train')
+        self.root, self.max_open = root, max_open
+        self.datasets, self.layout = self.inner.datasets, self.inner.layout
+        self._open = collections.OrderedDict()
+
+    def read(self, name, index, out):
+        shard, row = divmod(index, self.inner.shard_size)
+        for t, level, shape, offset in self.layout.entries:
+            key = (name, t, level, shard)
+            array = self._open.get(key)
+            if array is None:
+                array = np.load(old_shard_file(self.root, name, t, level,
+                                               shard), mmap_mode='r')
+                self._open[key] = array
+                if len(self._open) > self.max_open:
+                    self._open.popitem(last=False)
+            else:
+                self._open.move_to_end(key)
+            size = int(np.prod(shape))
+            out[offset:offset + size] = array[row].reshape(-1)
+        return out
+
+
+def old_shard_file(root, name, teacher, level, shard):
+    return osp.join(root, 'train', name, f'teacher{teacher}',
+                    f'l{level + 1}', f'{shard:05d}.npy')
+
+
+def write_old_layout(root):
+    """Add the layout-1 files of a synthetic cache next to its shards."""
+    reader = FeatureCacheReader(root, 'train')
+    for name, entry in reader.datasets.items():
+        for j in range(entry['num_shards']):
+            rows = np.fromfile(shard_file(root, 'train', name, j),
+                               dtype=reader.dtype).reshape(
+                                   -1, reader.layout.numel)
+            for t, level, shape, offset in reader.layout.entries:
+                path = old_shard_file(root, name, t, level, j)
+                os.makedirs(osp.dirname(path), exist_ok=True)
+                size = int(np.prod(shape))
+                np.save(path, rows[:, offset:offset + size].reshape(
+                    (-1, ) + tuple(shape)))
+
+
+def _read_child(root, reads, seed, conn, old=False):
     try:
-        reader = FeatureCacheReader(root, 'train')
+        reader = OldLayoutReader(root) if old else FeatureCacheReader(
+            root, 'train')
         names = list(reader.datasets)
         bounds = np.cumsum([reader.datasets[n]['length'] for n in names])
         picks = np.random.default_rng(seed).integers(0, bounds[-1], reads)
@@ -101,11 +157,11 @@ def _read_child(root, reads, seed, conn):
         conn.close()
 
 
-def _measure(root, reads, seed):
+def _measure(root, reads, seed, old=False):
     context = multiprocessing.get_context('fork')
     parent, child = context.Pipe(duplex=False)
     process = context.Process(target=_read_child,
-                              args=(root, reads, seed, child))
+                              args=(root, reads, seed, child, old))
     process.start()
     child.close()
     result = parent.recv() if parent.poll(600) else dict(error='timeout')
@@ -116,7 +172,7 @@ def _measure(root, reads, seed):
 
 
 def run_cache_reads(reads=100000, rounds=3, work_dir=None, out=None,
-                    seed=0, command=''):
+                    seed=0, command='', old_layout=False):
     """Build both caches in ``work_dir`` (a temporary folder by default,
     deleted after), measure, and write the report as JSON to ``out``."""
     tmp = tempfile.mkdtemp(prefix='cache_reads_', dir=work_dir)
@@ -134,14 +190,26 @@ def run_cache_reads(reads=100000, rounds=3, work_dir=None, out=None,
                 files_old_layout=shards * TEACHERS * LEVELS,
                 bytes_per_sample=manifest['bytes_per_sample'],
                 build_s=time.perf_counter() - start, rounds=[])
+            if old_layout:
+                write_old_layout(root)
+                report['caches'][size]['old_layout_rounds'] = []
         for r in range(rounds):
             order = list(SIZES) if r % 2 == 0 else list(SIZES)[::-1]
             for size in order:
                 report['caches'][size]['rounds'].append(
                     _measure(osp.join(tmp, size), reads, seed + r))
+                if old_layout:
+                    report['caches'][size]['old_layout_rounds'].append(
+                        _measure(osp.join(tmp, size), max(1, reads // 10),
+                                 seed + r, old=True))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     for entry in report['caches'].values():
+        if old_layout:
+            entry['old_layout_us_per_sample'] = statistics.median(
+                x['us_per_sample'] for x in entry['old_layout_rounds'])
+            entry['old_layout_peak_mb'] = max(
+                x['peak_mb'] for x in entry['old_layout_rounds'])
         entry['us_per_sample'] = statistics.median(
             x['us_per_sample'] for x in entry['rounds'])
         entry['peak_mb'] = max(x['peak_mb'] for x in entry['rounds'])
@@ -152,6 +220,11 @@ def run_cache_reads(reads=100000, rounds=3, work_dir=None, out=None,
     report['ratio_peak_rss'] = large['peak_mb'] / small['peak_mb']
     report['met'] = max(report['ratio_us'],
                         report['ratio_peak_rss']) <= TARGET
+    if old_layout:
+        report['old_layout_ratio_us'] = (large['old_layout_us_per_sample'] /
+                                         small['old_layout_us_per_sample'])
+        report['old_layout_ratio_peak_rss'] = (large['old_layout_peak_mb'] /
+                                               small['old_layout_peak_mb'])
     if out:
         os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
         with open(out, 'w') as f:
@@ -169,6 +242,16 @@ def format_cache_reads(report) -> str:
             f'{size:<6} {c["samples"]:>8,} {c["files"]:>6,} '
             f'{c["files_old_layout"]:>6,} {c["us_per_sample"]:>10.2f} '
             f'{c["peak_mb"]:>12.1f} {c["added_mb"]:>9.2f}')
+    for size, c in report['caches'].items():
+        if 'old_layout_us_per_sample' in c:
+            lines.append(
+                f'{size + " (layout 1, mmaps)":<29} '
+                f'{c["old_layout_us_per_sample"]:>10.2f} '
+                f'{c["old_layout_peak_mb"]:>12.1f}')
+    if 'old_layout_ratio_us' in report:
+        lines.append(f'layout 1 large/small: '
+                     f'{report["old_layout_ratio_us"]:.3f}x per sample, '
+                     f'{report["old_layout_ratio_peak_rss"]:.3f}x peak RSS')
     lines.append(
         f'large/small: {report["ratio_us"]:.3f}x per sample, '
         f'{report["ratio_peak_rss"]:.3f}x peak RSS (target <= '
