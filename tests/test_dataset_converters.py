@@ -269,12 +269,16 @@ def test_missing_pipeline_data_names_each_folder_and_its_command(tmp_path):
 
 @pytest.mark.skipif(osp.isdir(osp.join(REPO, 'data', 'cifar100')),
                     reason='the CIFAR-100 data is here')
-def test_run_pipeline_t1_without_data_names_the_folder(tmp_path):
-    """Today's behaviour of tools/run_pipeline.py: the first stage
-    (teachers/cifar100) stops at tools/train.py's data-root check, and the
-    pipeline's error carries its message."""
+def test_run_pipeline_t1_without_data_names_the_folders(tmp_path):
+    """tools/run_pipeline.py stops before any stage, naming every missing
+    dataset folder of the pipeline and the command that makes it."""
     from mlfd_mm.apis.pipeline import run_pipeline
-    with pytest.raises(RuntimeError) as error:
+    with pytest.raises(FileNotFoundError) as error:
         run_pipeline(T1, work_dir=str(tmp_path / 'work'), report=False)
-    assert ("train_dataloader.dataset.data_root = 'data/cifar100': data "
-            'root does not exist') in str(error.value)
+    message = str(error.value)
+    assert '3 dataset folder(s) missing' in message
+    for root in ('data/cifar100', 'data/tiny-imagenet-200',
+                 'data/imagenet-sketch'):
+        assert root in message
+    assert 'tools/dataset_converters/tiny_imagenet.py' in message
+    assert not (tmp_path / 'work' / 'seed0').exists()  # no stage started

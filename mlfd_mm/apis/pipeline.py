@@ -43,6 +43,7 @@ from mmengine.config import Config, DictAction
 
 from ..config import complete_joint_loaders
 from ..report import write_report
+from .dataset_converters import check_pipeline_data
 from .results_table import check_table, write_results
 from .stage_process import (REPO, PipelineInterrupted, _read_json,
                             export_student_run, run_logged,
@@ -433,6 +434,8 @@ def run_pipeline(config, seeds=(0, ), work_dir=None, cfg_options=(),
             for stage in pipeline_stages(pipe, work_dir, seed, config)]
     if pipe.get('table'):
         check_table(pipe, {stage.key for _, stage in plan}, config)
+    # every missing dataset folder at once, before hours of stage 1
+    check_pipeline_data(config)
     # The run owns its work dir and those of the `stages_of` pipelines it
     # writes into; a second run on one of them stops here.
     roots = sorted(set(_stage_roots(plan)) | {osp.abspath(work_dir)})
