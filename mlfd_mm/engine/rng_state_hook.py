@@ -36,7 +36,13 @@ Where the streams are taken and given back:
   a small shared-memory buffer after every batch (they only read the
   generators); the states after the epoch's last batch go into the
   checkpoint, and the resumed run's new workers take them over right after
-  mmengine's ``worker_init_fn`` has seeded them.
+  mmengine's ``worker_init_fn`` has seeded them. Workers made afresh every
+  epoch (``persistent_workers=False``) are seeded alike in both runs and
+  need nothing.
+- distributed runs: every rank's states are gathered at the end of each
+  epoch and validation (before CheckpointHook saves on rank 0) and saved as
+  ``rng_state['ranks']``; rank r resumes with entry r. A resume with another
+  number of processes restores what it can and warns.
 
 Epoch-based loops are what this adjustment and the worker states are for.
 With an iteration-based loop the main-process state is restored as saved
