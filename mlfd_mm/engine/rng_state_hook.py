@@ -170,17 +170,22 @@ class _RestoringWorkerInit:
     def __call__(self, worker_id: int):
         if self.worker_init_fn is not None:
             self.worker_init_fn(worker_id)
-        if self.states and worker_id < len(self.states):
+        if self.states and worker_id < len(self.states) and \
+                self.states[worker_id] is not None:
             restore_rng_state(self.states[worker_id])
 
 
-def _read_worker_states(buffer: torch.Tensor) -> Optional[List[dict]]:
-    """The states the workers last wrote, as plain checkpoint values."""
+def _read_worker_states(buffer: torch.Tensor) -> List[Optional[dict]]:
+    """The states the workers last wrote, as plain checkpoint values (None
+    for a worker that has written none)."""
     states = []
     for slot in buffer.numpy():
         length = _LENGTH.unpack(slot[:_LENGTH.size].tobytes())[0]
         if length <= 0:
-            return None  # a worker that never made a batch
+            # A worker that has made no batch yet is still at its initial
+            # seed, which a resumed run's new worker gets too.
+            states.append(None)
+            continue
         # Written by this run's own worker processes, not read from a file.
         python, (name, keys, pos, has_gauss, cached), torch_bytes = \
             pickle.loads(slot[_LENGTH.size:_LENGTH.size + length].tobytes())
@@ -264,9 +269,7 @@ class RNGStateHook(Hook):
             self._val_seen or (self._val_pending and self._val_runs_after(
                 runner, runner.train_loop)))
         if self._worker_buffer is not None:
-            workers = _read_worker_states(self._worker_buffer)
-            if workers is not None:
-                state['train_workers'] = workers
+            state['train_workers'] = _read_worker_states(self._worker_buffer)
         return state
 
     def _prepare(self, runner) -> None:
