@@ -18,6 +18,7 @@ from conftest import PYTHON, REPO, run_tool
 
 from mlfd_mm.apis import pipeline, stage_process, stage_record
 from mlfd_mm.apis.work_dir_lock import WorkDirLock, WorkDirLocked
+from mlfd_mm.atomic_files import atomic_write_text
 
 
 def _sleeper():
@@ -126,7 +127,7 @@ def _fake_finished(stage, seed, done, options, ckpt_bytes=b'w'):
     ckpt = osp.join(stage.work_dir, 'epoch_1.pth')
     with open(ckpt, 'wb') as f:
         f.write(ckpt_bytes)
-    stage_record.atomic_write_text(
+    atomic_write_text(
         osp.join(stage.work_dir, stage_record.RESOLVED), text)
     cfg.dump(osp.join(stage.work_dir, 'config.py'))
     return stage_record.write_record(stage.work_dir, dict(

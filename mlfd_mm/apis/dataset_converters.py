@@ -26,6 +26,8 @@ import os.path as osp
 import random
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from ..atomic_files import atomic_write_text
+
 __all__ = ['DatasetLayoutError', 'SKETCH_SEED', 'SKETCH_FRACTIONS',
            'CALTECH_SEED', 'CALTECH_TRAIN_PER_CLASS',
            'tiny_imagenet_val_labels', 'imagenet_sketch_split',
@@ -75,11 +77,7 @@ def _images(folder: str) -> List[str]:
 
 
 def _write_lines(path: str, lines: Sequence[str]) -> None:
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        f.write(''.join(f'{line}\n' for line in lines))
-    os.replace(tmp, path)
+    atomic_write_text(path, ''.join(f'{line}\n' for line in lines))
 
 
 def _write_json(path: str, obj: dict) -> None:

@@ -27,7 +27,7 @@ from ..checkpoint import (load_checkpoint_file, state_dict_mismatch,
                           state_dict_of)
 from ..config import resolve_model_config
 from ..models.distillers.student import student_data_preprocessor
-from .stage_record import atomic_write, atomic_write_text
+from ..atomic_files import atomic_write, atomic_write_text
 
 STUDENT_PREFIX = 'student.'
 # Sections of the distiller config carried over when they are stock.

@@ -41,6 +41,7 @@ import time
 
 from mmengine.config import Config, DictAction
 
+from ..atomic_files import atomic_write_json, atomic_write_text
 from ..config import complete_joint_loaders
 from ..report import write_report
 from .dataset_converters import check_pipeline_data
@@ -48,8 +49,7 @@ from .results_table import check_table, write_results
 from .stage_process import (REPO, PipelineInterrupted, _read_json,
                             export_student_run, run_logged,
                             stage_environment, stop_on_signals)
-from .stage_record import (RECORD, RESOLVED, atomic_write_json,
-                           atomic_write_text, checkpoint_changed,
+from .stage_record import (RECORD, RESOLVED, checkpoint_changed,
                            checkpoint_identity, config_change, read_record,
                            set_aside, text_sha256, write_record)
 from .work_dir_lock import WorkDirLock, WorkDirLocked

@@ -1,9 +1,9 @@
 """The results table of a pipeline run (``results.md``): per dataset, the
 dataset-specific model, the joint teacher and the student with its gain, or
 one row per method where the pipeline config has a ``table``."""
-import os
 import statistics
 
+from ..atomic_files import atomic_write_text
 from ..evaluation.pipeline_results import metric_percent, student_verdict
 
 def _format_values(values):
@@ -158,9 +158,5 @@ def write_results(pipe, records, seeds, path):
 
 
 def _write_text(text, path):
-    # Written aside and renamed, so that a reader never sees half a table.
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        f.write(text)
-    os.replace(tmp, path)
+    atomic_write_text(path, text)  # a reader never sees half a table
     return text

@@ -10,6 +10,7 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.dist import is_main_process
 
+from ..atomic_files import atomic_write_json
 from ..checks import (check_cfg_options, check_checkpoint_fits,
                       check_clip_frames, check_data_roots, check_datasets)
 from ..compat import prepare_cpu_distributed
@@ -154,11 +155,7 @@ def link_best_checkpoint(runner):
 
 def write_metrics(metrics, path):
     """Write test metrics as JSON (written aside, then renamed)."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(metrics, f, indent=2, default=float)
-    os.replace(tmp, path)
+    atomic_write_json(path, metrics, default=float)
 
 
 def evaluate_best_checkpoint(runner, out_file):

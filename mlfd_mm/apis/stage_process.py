@@ -24,7 +24,8 @@ import sys
 import threading
 import time
 
-from .stage_record import atomic_write_json, file_sha256, keep_previous
+from ..atomic_files import atomic_write_json, file_sha256
+from .stage_record import keep_previous
 
 # The stages run the repository's tools/ scripts, in the repository root.
 REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))

@@ -24,59 +24,14 @@ import json
 import os
 import os.path as osp
 
+from ..atomic_files import atomic_write_json, file_sha256
+
 RECORD = 'stage.json'
 # The resolved config a stage finished with (what its fingerprint hashes),
 # kept to say what changed. Not named config.py: readers of a run take every
 # config.py for a stage.
 RESOLVED = '.resolved_config.py'
 _PATH_KEYS = ('checkpoint', 'config')
-
-
-def _fsync_dir(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path, write, mode='w'):
-    """Write ``path`` through ``write(file)`` on a temporary name, fsync it
-    and rename it into place: a reader sees the old file or the whole new
-    one, never a part."""
-    tmp = f'{path}.tmp{os.getpid()}'
-    try:
-        with open(tmp, mode) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-    _fsync_dir(osp.dirname(osp.abspath(path)))
-    return path
-
-
-def atomic_write_json(path, value):
-    return atomic_write(path, lambda f: json.dump(value, f, indent=2))
-
-
-def atomic_write_text(path, text):
-    return atomic_write(path, lambda f: f.write(text))
-
-
-def file_sha256(path, chunk=1 << 22):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def text_sha256(text):

@@ -22,6 +22,9 @@ from typing import List, Optional, Sequence
 import numpy as np
 import torch
 
+from ..atomic_files import atomic_write_json as _atomic_write_json
+from ..atomic_files import file_sha256
+
 MANIFEST = 'manifest.json'
 # /2: one file per shard, sample-major (each row one sample's every teacher
 # level, at the offsets of ``manifest['offsets']``), read with pread.
@@ -52,14 +55,6 @@ class StaleCacheError(RuntimeError):
 # ----------------------------------------------------------------------
 # fingerprints
 # ----------------------------------------------------------------------
-def sha256_file(path: str, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk), b''):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _sha256_json(obj) -> str:
     text = json.dumps(obj, sort_keys=True, default=_json_default)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -121,7 +116,7 @@ def teacher_identity(teacher) -> dict:
         config_sha256=_sha256_json(config),
         weights_sha256=weights_sha256(teacher),
         checkpoint=checkpoint,
-        checkpoint_sha256=sha256_file(checkpoint)
+        checkpoint_sha256=file_sha256(checkpoint)
         if checkpoint and osp.isfile(checkpoint) else None,
         levels=list(teacher.levels),
         num_segments=int(teacher.num_segments),
@@ -189,7 +184,7 @@ def teacher_changes(cached: Sequence[dict],
             now_file = new.get('checkpoint')
             now_sha = new.get('checkpoint_sha256')
             if now_file and now_sha is None and osp.isfile(now_file):
-                now_sha = sha256_file(now_file)
+                now_sha = file_sha256(now_file)
             was = _describe_checkpoint(old.get('checkpoint'),
                                        old.get('checkpoint_sha256'))
             changes.append(
@@ -221,29 +216,11 @@ def dataset_changes(split: str, name: str, cached: dict,
 # ----------------------------------------------------------------------
 # the manifest file
 # ----------------------------------------------------------------------
-def _fsync_dir(path: str):
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def atomic_write_json(path: str, obj: dict):
-    """Write JSON to ``path`` so that readers see the old or the new file,
+    """Write the manifest JSON so that readers see the old or the new file,
     never a part of one."""
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=1, sort_keys=True, default=_json_default)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(osp.dirname(osp.abspath(path)))
+    _atomic_write_json(path, obj, indent=1, sort_keys=True,
+                       default=_json_default)
 
 
 @contextlib.contextmanager

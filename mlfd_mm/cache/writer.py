@@ -22,8 +22,9 @@ import torch
 from mmengine.dataset import pseudo_collate
 from torch.utils.data import DataLoader, Subset
 
+from ..atomic_files import fsync_dir
 from .layout import DTYPES, FeatureLayout, normalize_pool, pool_teacher_maps
-from .manifest import (FORMAT, StaleCacheError, _fsync_dir, atomic_write_json,
+from .manifest import (FORMAT, StaleCacheError, atomic_write_json,
                        dataset_changes, dataset_folder, dataset_identity,
                        incomplete_shards, layout_offsets, load_manifest,
                        manifest_layout, manifest_lock, manifest_path,
@@ -407,7 +408,7 @@ class FeatureCacheWriter:
             f.flush()
             os.fsync(f.fileno())
         os.replace(final + '.partial', final)
-        _fsync_dir(osp.dirname(final))
+        fsync_dir(osp.dirname(final))
         mark_shard_complete(self.root, shard_key(split, name, index), start,
                             stop, rank)
 

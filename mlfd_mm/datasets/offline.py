@@ -28,6 +28,8 @@ import tempfile
 
 import numpy as np
 
+from ..atomic_files import file_sha256
+
 IMAGE_SIZE = 32
 _SPLIT_SEED = 0  # val/test never move when the training seed changes
 _FASHION_DIR = '/usr/share/datasets/fashion-mnist'
@@ -232,7 +234,7 @@ def _write_split(folder, split, images, labels, indices):
     ann = osp.join(folder, 'meta', f'{split}.txt')
     with open(ann, 'w') as f:
         f.writelines(lines)
-    return _sha256(ann)
+    return file_sha256(ann)
 
 
 def _params(name, train_size, seed):
@@ -240,11 +242,6 @@ def _params(name, train_size, seed):
     return dict(name=name, train_size=train_size, seed=seed,
                 val=spec['val'], test=spec['test'], image_size=IMAGE_SIZE,
                 version=1)
-
-
-def _sha256(path):
-    with open(path, 'rb') as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def _up_to_date(folder, params):
@@ -255,7 +252,8 @@ def _up_to_date(folder, params):
         if info.get('params') != params:
             return False
         for split, digest in info['annotation_sha256'].items():
-            if _sha256(osp.join(folder, 'meta', f'{split}.txt')) != digest:
+            if file_sha256(osp.join(folder, 'meta', f'{split}.txt')) != \
+                    digest:
                 return False
             num_images = len(os.listdir(osp.join(folder, 'images', split)))
             if num_images != sum(info['counts'][split]):

@@ -7,7 +7,6 @@ the student's stock export, the joint teacher's best checkpoint) on the
 stage's own test dataloader; image pipelines only (a video recognizer's
 features are per clip and have no ``pre_logits`` stage).
 """
-import os
 import os.path as osp
 import time
 from typing import Dict, Optional
@@ -20,6 +19,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import DATASETS
 from torch.utils.data import DataLoader, Subset
 
+from ..atomic_files import atomic_write
 from ..checkpoint import (load_checkpoint_file, load_state_dict_strict,
                           state_dict_of)
 
@@ -134,9 +134,7 @@ def embed(features: Dict[str, np.ndarray], color_by: str = 'labels',
 
 def save_embedding(path: str, embedding: Dict[str, np.ndarray]) -> None:
     """Write points, groups and scores to ``path`` (.npz), atomically."""
-    tmp = path + '.tmp.npz'
-    np.savez(tmp, **embedding)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: np.savez(f, **embedding), mode='wb')
 
 
 def run_embeddings(run, seed: int, dataset: str,

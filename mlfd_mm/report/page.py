@@ -6,12 +6,13 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import List, Optional
+from typing import Optional
 
 import numpy as np
 
 from . import figures
 from .embeddings import joint_embedding, run_embeddings, save_embedding
+from ..atomic_files import atomic_write_text
 from ..evaluation.pipeline_results import student_verdict
 from .run_reader import PipelineRun
 
@@ -104,7 +105,7 @@ def write_report(work_dir: str, stage_dirs: Optional[dict] = None,
         sections += _embedding_sections(run, seed, out_dir, figure, progress)
     sections.append(_provenance(run))
     index = osp.join(out_dir, 'index.html')
-    _write_text(index, _PAGE.format(title=html.escape(
+    atomic_write_text(index, _PAGE.format(title=html.escape(
         osp.basename(osp.abspath(work_dir))), body='\n'.join(sections)))
     return index
 
@@ -231,13 +232,6 @@ def _provenance(run: PipelineRun) -> str:
             f', seeds {run.seeds}</p><table><tr><th>seed</th><th>stage</th>'
             '<th>config</th><th>wall time</th></tr>' + ''.join(rows) +
             '</table>')
-
-
-def _write_text(path: str, text: str) -> None:
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 _PAGE = """<!DOCTYPE html>

@@ -21,7 +21,6 @@ measurement that should, and does, show that layout slowing down.
 """
 import collections
 import json
-import multiprocessing
 import os
 import os.path as osp
 import shutil
@@ -36,7 +35,7 @@ from ...cache.layout import FeatureLayout
 from ...cache.manifest import (FORMAT, atomic_write_json, layout_offsets,
                                manifest_path, shard_file, shard_key)
 from ...cache.writer import DEFAULT_SHARD_SIZE
-from .measures import rss_mb
+from .measures import in_forked_child, reset_peak_rss, rss_mb
 
 SIZES = dict(
     small=dict(mnist=1000, fashion_mnist=1000, animals=1000),
@@ -131,44 +130,27 @@ def write_old_layout(root):
                     (-1, ) + tuple(shape)))
 
 
-def _read_child(root, reads, seed, conn, old=False):
-    try:
-        reader = OldLayoutReader(root) if old else FeatureCacheReader(
-            root, 'train')
-        names = list(reader.datasets)
-        bounds = np.cumsum([reader.datasets[n]['length'] for n in names])
-        picks = np.random.default_rng(seed).integers(0, bounds[-1], reads)
-        which = np.searchsorted(bounds, picks, side='right')
-        local = picks - np.concatenate([[0], bounds[:-1]])[which]
-        out = np.empty(reader.layout.numel, dtype=reader.layout.dtype)
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')  # reset the peak (VmHWM) to the current RSS
-        start_mb = rss_mb()
-        start = time.perf_counter()
-        for w, i in zip(which.tolist(), local.tolist()):
-            reader.read(names[w], i, out)
-        seconds = time.perf_counter() - start
-        conn.send(dict(us_per_sample=seconds / reads * 1e6,
-                       start_mb=start_mb, peak_mb=rss_mb('VmHWM'),
-                       open_files=len(reader._open)))
-    except BaseException as err:  # report, never hang the parent
-        conn.send(dict(error=f'{type(err).__name__}: {err}'))
-    finally:
-        conn.close()
+def _random_reads(root, reads, seed, old=False):
+    reader = OldLayoutReader(root) if old else FeatureCacheReader(
+        root, 'train')
+    names = list(reader.datasets)
+    bounds = np.cumsum([reader.datasets[n]['length'] for n in names])
+    picks = np.random.default_rng(seed).integers(0, bounds[-1], reads)
+    which = np.searchsorted(bounds, picks, side='right')
+    local = picks - np.concatenate([[0], bounds[:-1]])[which]
+    out = np.empty(reader.layout.numel, dtype=reader.layout.dtype)
+    start_mb = reset_peak_rss()
+    start = time.perf_counter()
+    for w, i in zip(which.tolist(), local.tolist()):
+        reader.read(names[w], i, out)
+    seconds = time.perf_counter() - start
+    return dict(us_per_sample=seconds / reads * 1e6, start_mb=start_mb,
+                peak_mb=rss_mb('VmHWM'), open_files=len(reader._open))
 
 
 def _measure(root, reads, seed, old=False):
-    context = multiprocessing.get_context('fork')
-    parent, child = context.Pipe(duplex=False)
-    process = context.Process(target=_read_child,
-                              args=(root, reads, seed, child, old))
-    process.start()
-    child.close()
-    result = parent.recv() if parent.poll(600) else dict(error='timeout')
-    process.join()
-    if 'error' in result:
-        raise RuntimeError(f'cache-read child failed: {result["error"]}')
-    return result
+    return in_forked_child(lambda: _random_reads(root, reads, seed, old),
+                           'cache-read')
 
 
 def run_cache_reads(reads=100000, rounds=3, work_dir=None, out=None,

@@ -57,19 +57,45 @@ def rss_mb(field: str = 'VmRSS') -> float:
     return float('nan')
 
 
-def _rss_child(builder, conn):
+def reset_peak_rss() -> float:
+    """Reset this process's peak RSS (VmHWM) to its current RSS; return
+    that RSS in MB."""
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')
+    return rss_mb()
+
+
+def _child_main(function, conn):
     try:
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')  # reset the peak (VmHWM) to the current RSS
-        start = rss_mb()
-        step = builder()
-        for _ in range(RSS_STEPS):
-            step()
-        conn.send(dict(start_mb=start, peak_mb=rss_mb('VmHWM')))
+        conn.send(function())
     except BaseException as err:  # report, never hang the parent
         conn.send(dict(error=f'{type(err).__name__}: {err}'))
     finally:
         conn.close()
+
+
+def in_forked_child(function, what: str, timeout: float = 600) -> dict:
+    """``function()`` (which returns a dict) run in a forked child, so that
+    its memory peak and whatever it opens stay there; an error in the child
+    is raised here, naming ``what``."""
+    context = multiprocessing.get_context('fork')
+    parent, child = context.Pipe(duplex=False)
+    process = context.Process(target=_child_main, args=(function, child))
+    process.start()
+    child.close()
+    result = parent.recv() if parent.poll(timeout) else dict(error='timeout')
+    process.join()
+    if 'error' in result:
+        raise RuntimeError(f'{what} child failed: {result["error"]}')
+    return result
+
+
+def _rss_of(builder) -> dict:
+    start = reset_peak_rss()
+    step = builder()
+    for _ in range(RSS_STEPS):
+        step()
+    return dict(start_mb=start, peak_mb=rss_mb('VmHWM'))
 
 
 def peak_rss(builder) -> dict:
@@ -79,15 +105,7 @@ def peak_rss(builder) -> dict:
     Returns:
         dict: ``start_mb``, ``peak_mb`` and ``added_mb`` (peak over start).
     """
-    context = multiprocessing.get_context('fork')
-    parent, child = context.Pipe(duplex=False)
-    process = context.Process(target=_rss_child, args=(builder, child))
-    process.start()
-    child.close()
-    result = parent.recv() if parent.poll(600) else dict(error='timeout')
-    process.join()
-    if 'error' in result:
-        raise RuntimeError(f'peak-RSS child failed: {result["error"]}')
+    result = in_forked_child(lambda: _rss_of(builder), 'peak-RSS')
     result['added_mb'] = result['peak_mb'] - result['start_mb']
     return result
 
