@@ -224,3 +224,59 @@ def batch():
     inputs = torch.rand(4, 3, 32, 32) * 255
     labels = [0, 3, 1, 4]
     return inputs, [DataSample().set_gt_label(k) for k in labels], labels
+
+
+# ---------------------------------------------------------------------------
+# a tiny pipeline
+# ---------------------------------------------------------------------------
+# Config lines that make any offline stage tiny and deterministic.
+_TINY_STAGE = '''
+_loader = dict(num_workers=0, persistent_workers=False)
+train_dataloader = dict(batch_size=50, **_loader)
+val_dataloader = dict(**_loader)
+test_dataloader = dict(**_loader)
+train_cfg = dict(max_epochs=1, val_interval=1)
+param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True)]
+'''
+
+
+def write_tiny_pipeline(tmp_path, root):
+    """A pipeline config of tiny 1-epoch stages (mnist and fashion teachers,
+    their joint teacher, an mnist student) on ``root``'s offline data."""
+    names = dict(mnist='offline_mnist_resnet18', fashion='offline_fashion_tinynet')
+    teachers = {}
+    for name, stem in names.items():
+        path = tmp_path / f'teacher_{name}.py'
+        path.write_text(
+            f"_base_ = [{osp.join(REPO, 'configs/teachers', stem + '.py')!r}]\n"
+            f"_root = {osp.join(root, name)!r}\n" + _TINY_STAGE +
+            "train_dataloader.update(dataset=dict(data_root=_root))\n"
+            "val_dataloader.update(dataset=dict(data_root=_root))\n"
+            "test_dataloader.update(dataset=dict(data_root=_root))\n")
+        teachers[name] = str(path)
+    joint = tmp_path / 'joint.py'
+    joint.write_text(
+        f"_base_ = [{osp.join(REPO, 'configs/mlfd/joint_offline.py')!r}]\n"
+        f"_t = {teachers!r}\n" + _TINY_STAGE + '''
+model = dict(teachers=[dict(name=n, config=c, checkpoint=None)
+                       for n, c in _t.items()])
+for _split, _loader_cfg in (('train', train_dataloader),
+                            ('val', val_dataloader),
+                            ('test', test_dataloader)):
+    _loader_cfg['dataset'] = dict(
+        type='MultiDatasetWrapper', names=list(_t),
+        datasets=[dict(config=c, split=_split) for c in _t.values()])
+''')
+    student = tmp_path / 'student_mnist.py'
+    student.write_text(
+        f"_base_ = [{osp.join(REPO, 'configs/mlfd/student_offline_mnist.py')!r}]\n"
+        f"_root = {osp.join(root, 'mnist')!r}\n" + _TINY_STAGE +
+        f"model = dict(student={teachers['mnist']!r})\n"
+        "train_dataloader.update(dataset=dict(data_root=_root))\n"
+        "val_dataloader.update(dataset=dict(data_root=_root))\n"
+        "test_dataloader.update(dataset=dict(data_root=_root))\n")
+    pipe = tmp_path / 'pipe.py'
+    pipe.write_text(f'name = "tiny"\nteachers = {teachers!r}\n'
+                    f'joint_teacher = {str(joint)!r}\n'
+                    f'students = dict(mnist={str(student)!r})\n')
+    return pipe

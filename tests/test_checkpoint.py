@@ -413,3 +413,19 @@ def test_test_tool_trusts_only_a_named_checkpoint(tmp_path,
                     *_data_roots(tiny_offline_root), check=False)
     assert osp.exists(marker)
     assert 'UnsafeCheckpointError' not in proc.stderr
+
+
+@pytest.mark.slow
+def test_export_tool_refuses_payload(tmp_path):
+    """tools/export_student.py on a distiller checkpoint whose pickle
+    carries a payload: refused, naming the file, nothing exported."""
+    marker = tmp_path / 'payload-ran'
+    path = write_payload_checkpoint(tmp_path / 'evil.pth', marker)
+    out_dir = tmp_path / 'export'
+    proc = run_tool(PYTHON, osp.join(REPO, 'tools', 'export_student.py'),
+                    osp.join(REPO, 'configs/mlfd/student_offline_mnist.py'),
+                    path, out_dir, check=False)
+    assert proc.returncode != 0
+    assert 'UnsafeCheckpointError' in proc.stderr and path in proc.stderr
+    assert not osp.exists(marker)
+    assert not (out_dir / 'student.pth').exists()

@@ -6,69 +6,17 @@ import os
 import os.path as osp
 
 import pytest
-from conftest import PYTHON, REPO, run_tool
+from conftest import PYTHON, REPO, run_tool, write_tiny_pipeline
 
 from mlfd_mm import apis
 from mlfd_mm.apis import pipeline
 from mlfd_mm.apis.stage_record import read_record
 
 
-def _tiny(data_root):
-    """Config lines that make any offline stage tiny and deterministic."""
-    return f'''
-_loader = dict(num_workers=0, persistent_workers=False)
-train_dataloader = dict(batch_size=50, **_loader)
-val_dataloader = dict(**_loader)
-test_dataloader = dict(**_loader)
-train_cfg = dict(max_epochs=1, val_interval=1)
-param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True)]
-'''
-
-
-def _write_pipeline(tmp_path, root):
-    names = dict(mnist='offline_mnist_resnet18', fashion='offline_fashion_tinynet')
-    teachers = {}
-    for name, stem in names.items():
-        path = tmp_path / f'teacher_{name}.py'
-        path.write_text(
-            f"_base_ = [{osp.join(REPO, 'configs/teachers', stem + '.py')!r}]\n"
-            f"_root = {osp.join(root, name)!r}\n" + _tiny(root) +
-            "train_dataloader.update(dataset=dict(data_root=_root))\n"
-            "val_dataloader.update(dataset=dict(data_root=_root))\n"
-            "test_dataloader.update(dataset=dict(data_root=_root))\n")
-        teachers[name] = str(path)
-    joint = tmp_path / 'joint.py'
-    joint.write_text(
-        f"_base_ = [{osp.join(REPO, 'configs/mlfd/joint_offline.py')!r}]\n"
-        f"_t = {teachers!r}\n" + _tiny(root) + '''
-model = dict(teachers=[dict(name=n, config=c, checkpoint=None)
-                       for n, c in _t.items()])
-for _split, _loader_cfg in (('train', train_dataloader),
-                            ('val', val_dataloader),
-                            ('test', test_dataloader)):
-    _loader_cfg['dataset'] = dict(
-        type='MultiDatasetWrapper', names=list(_t),
-        datasets=[dict(config=c, split=_split) for c in _t.values()])
-''')
-    student = tmp_path / 'student_mnist.py'
-    student.write_text(
-        f"_base_ = [{osp.join(REPO, 'configs/mlfd/student_offline_mnist.py')!r}]\n"
-        f"_root = {osp.join(root, 'mnist')!r}\n" + _tiny(root) +
-        f"model = dict(student={teachers['mnist']!r})\n"
-        "train_dataloader.update(dataset=dict(data_root=_root))\n"
-        "val_dataloader.update(dataset=dict(data_root=_root))\n"
-        "test_dataloader.update(dataset=dict(data_root=_root))\n")
-    pipe = tmp_path / 'pipe.py'
-    pipe.write_text(f'name = "tiny"\nteachers = {teachers!r}\n'
-                    f'joint_teacher = {str(joint)!r}\n'
-                    f'students = dict(mnist={str(student)!r})\n')
-    return pipe
-
-
 @pytest.mark.slow
 def test_pipeline_chains_stages_and_skips_finished_ones(tmp_path,
                                                         tiny_offline_root):
-    pipe = _write_pipeline(tmp_path, tiny_offline_root)
+    pipe = write_tiny_pipeline(tmp_path, tiny_offline_root)
     work = tmp_path / 'work'
     first = run_tool(PYTHON, 'tools/run_pipeline.py', pipe, '--work-dir',
                      work, timeout=900)

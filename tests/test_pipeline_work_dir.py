@@ -14,7 +14,7 @@ import textwrap
 import time
 
 import pytest
-from conftest import PYTHON, REPO, run_tool
+from conftest import PYTHON, REPO, run_tool, write_tiny_pipeline
 
 from mlfd_mm.apis import pipeline, stage_process, stage_record
 from mlfd_mm.apis.work_dir_lock import WorkDirLock, WorkDirLocked
@@ -277,8 +277,7 @@ def test_killed_moved_and_edited_pipeline_runs(tmp_path, tiny_offline_root):
     """Killed mid-stage (its train.py too) and run again: the table of an
     uninterrupted run. Moved: every stage still done. A stage config
     edited: that stage runs again, saying why, its old run kept."""
-    from test_pipeline import _write_pipeline
-    pipe = _write_pipeline(tmp_path, tiny_offline_root)
+    pipe = write_tiny_pipeline(tmp_path, tiny_offline_root)
     ref = tmp_path / 'ref'
     run_tool(PYTHON, 'tools/run_pipeline.py', pipe, '--work-dir', ref,
              '--no-report', timeout=900)

@@ -70,18 +70,16 @@ def parse_args(argv=None):
                         help='torch threads (1: the machine is shared)')
     parser.add_argument('--skip-rss', action='store_true',
                         help='do not measure peak RSS')
-    parser.add_argument('--cache-reads', action='store_true',
-                        help='measure only the cache reads per sample at '
-                        "the demo's size and at T1's file count")
-    parser.add_argument('--reads', type=int, default=100000,
-                        help='--cache-reads: random reads per cache and '
-                        'round')
-    parser.add_argument('--rounds', type=int, default=3,
-                        help='--cache-reads: rounds (alternating order)')
-    parser.add_argument('--with-old-layout', action='store_true',
-                        help='--cache-reads: also read both caches as the '
-                        'previous layout did (one mmap per file; a tenth '
-                        'of the reads), for reference')
+    reads = parser.add_argument_group(
+        'cache reads', "only the feature cache's reads per sample, at the "
+        "demo's size and at T1's file count")
+    reads.add_argument('--cache-reads', action='store_true')
+    reads.add_argument('--reads', type=int, default=100000,
+                       help='random reads per cache and round')
+    reads.add_argument('--rounds', type=int, default=3, help='alternated')
+    reads.add_argument('--with-old-layout', action='store_true', help=(
+        'also read both caches as the previous layout did (one mmap per '
+        'file; a tenth of the reads), for reference'))
     parser.add_argument('--out', default=None,
                         help='JSON report (default work_dirs/benchmark/'
                         'benchmark.json, or cache_reads.json)')
