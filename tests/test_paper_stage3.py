@@ -158,4 +158,5 @@ def test_joint_budget_is_a_fifth_of_a_teacher(joint):
     m = len(cfg.model.teachers)
     share = cfg.train_cfg.max_epochs * m / teacher.train_cfg.max_epochs
     assert 0.18 <= share <= 0.22, share
-    assert cfg.param_scheduler[-1]['end'] == cfg.train_cfg.max_epochs
+    # no `end`: mmengine ends the cosine phase at max_epochs
+    assert 'end' not in cfg.param_scheduler[-1]

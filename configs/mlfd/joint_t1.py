@@ -28,15 +28,7 @@ model = dict(
 # forwards + fusion) costs about one teacher training step, so E joint epochs
 # are E * m / 200 of a 200-epoch teacher's steps on average: E = 40 / m,
 # 13 epochs for m = 3 (joint_paper.py's 30 would be 0.45).
-_joint_epochs = 13
-train_cfg = dict(max_epochs=_joint_epochs)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=1,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=1,
-         end=_joint_epochs, T_max=_joint_epochs - 1, eta_min=0.0,
-         convert_to_iter_based=True),
-]
+train_cfg = dict(max_epochs=13)
 # ratio='size': one ordinary pass over every dataset per epoch. T1's
 # imbalance is mild (50,000 / 100,000 / ~35,000-50,000 training images): at
 # 128 per batch a batch without a sample of some dataset has probability

@@ -16,12 +16,4 @@ model = dict(teachers=[
          config=_teacher_dir + 't3_resnet18_oxford_pets.py'),
 ])
 # The budget of joint_t1.py for m = 4 datasets: 40 / m epochs.
-_joint_epochs = 10
-train_cfg = dict(max_epochs=_joint_epochs)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=1,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=1,
-         end=_joint_epochs, T_max=_joint_epochs - 1, eta_min=0.0,
-         convert_to_iter_based=True),
-]
+train_cfg = dict(max_epochs=10)
