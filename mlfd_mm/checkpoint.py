@@ -115,7 +115,7 @@ def checkpoint_safe_globals() -> List[object]:
 
 @contextlib.contextmanager
 def trusted_checkpoints(*paths: str) -> Iterator[None]:
-    """Load exactly these files with ``weights_only=False`` for a while.
+    """Unpickle exactly these files without the allowlist for a while.
 
     For a legacy checkpoint that the safe loader refuses and that a Runner
     (``load_from``, ``--resume``) or a teacher loads on its own: the opt-in
@@ -178,7 +178,7 @@ def load_checkpoint_file(path: str,
             ``"teacher 'mnist'"``, ``'teacher.checkpoint'``).
         map_location (str | torch.device | Callable): As for
             :func:`torch.load`. Defaults to ``'cpu'``.
-        allow_unsafe (bool): Unpickle with ``weights_only=False``: the file
+        allow_unsafe (bool): Unpickle without the allowlist: the file
             may then run any code. Only for a file you made or trust.
             Defaults to False (unless the file is inside
             :func:`trusted_checkpoints`).
@@ -197,12 +197,10 @@ def load_checkpoint_file(path: str,
         raise FileNotFoundError(f'{what}: checkpoint file not found: {path}')
     allow_unsafe = allow_unsafe or osp.realpath(path) in _TRUSTED
     try:
-        if allow_unsafe:
-            return torch.load(
-                path, map_location=map_location, weights_only=False)
         with torch.serialization.safe_globals(checkpoint_safe_globals()):
-            return torch.load(
-                path, map_location=map_location, weights_only=True)
+            # only the explicit opt-in unpickles arbitrary objects
+            return torch.load(path, map_location=map_location,
+                              weights_only=not allow_unsafe)
     except pickle.UnpicklingError as err:
         message = str(err)
         refused = _REFUSED_GLOBAL.search(message)

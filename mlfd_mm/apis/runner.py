@@ -39,9 +39,9 @@ def parse_run_args(parser, argv=None):
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     parser.add_argument(
         '--trust-checkpoint', nargs='+', default=[], metavar='FILE',
-        help='load these checkpoint files with weights_only=False (a legacy '
-        'file the safe loader refuses); unpickling may run any code: only '
-        'files you made or trust')
+        help='unpickle these checkpoint files without the allowlist (a '
+        'legacy file the safe loader refuses); unpickling may run any '
+        'code: only files you made or trust')
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)

@@ -72,8 +72,8 @@ class FrozenTeacher(nn.Module):
             gives it: the backbone outputs at the config's own
             ``out_indices`` (the deepest stage when the config names none).
             Defaults to False.
-        allow_unsafe_checkpoint (bool): Unpickle ``checkpoint`` with
-            ``weights_only=False``, for a legacy file that the safe loader
+        allow_unsafe_checkpoint (bool): Unpickle ``checkpoint`` without the
+            allowlist, for a legacy file that the safe loader
             refuses (:func:`mlfd_mm.checkpoint.load_checkpoint_file`). The
             file may then run any code: only for a checkpoint you made or
             trust. Defaults to False.
