@@ -280,3 +280,16 @@ for _split, _loader_cfg in (('train', train_dataloader),
                     f'joint_teacher = {str(joint)!r}\n'
                     f'students = dict(mnist={str(student)!r})\n')
     return pipe
+
+
+@pytest.fixture(scope='session')
+def tiny_pipeline_run(tmp_path_factory, tiny_offline_root):
+    """The tiny pipeline run once, uninterrupted, with its report:
+    ``(pipeline config, work dir, the finished process)``. Tests read it;
+    the ones that kill, move or edit a run make their own."""
+    root = tmp_path_factory.mktemp('tiny_pipeline')
+    pipe = write_tiny_pipeline(root, tiny_offline_root)
+    work = root / 'work'
+    proc = run_tool(PYTHON, 'tools/run_pipeline.py', pipe, '--work-dir', work,
+                    timeout=900)
+    return pipe, work, proc

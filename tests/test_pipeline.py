@@ -6,7 +6,7 @@ import os
 import os.path as osp
 
 import pytest
-from conftest import PYTHON, REPO, run_tool, write_tiny_pipeline
+from conftest import PYTHON, REPO, run_tool
 
 from mlfd_mm import apis
 from mlfd_mm.apis import pipeline
@@ -15,11 +15,8 @@ from mlfd_mm.apis.stage_record import read_record
 
 @pytest.mark.slow
 def test_pipeline_chains_stages_and_skips_finished_ones(tmp_path,
-                                                        tiny_offline_root):
-    pipe = write_tiny_pipeline(tmp_path, tiny_offline_root)
-    work = tmp_path / 'work'
-    first = run_tool(PYTHON, 'tools/run_pipeline.py', pipe, '--work-dir',
-                     work, timeout=900)
+                                                        tiny_pipeline_run):
+    pipe, work, first = tiny_pipeline_run
     assert first.stdout.count(': running') == 4
     seed_dir = work / 'seed0'
     joint = read_record(str(seed_dir / 'joint'))

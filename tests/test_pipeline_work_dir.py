@@ -273,15 +273,14 @@ def _processes_with(text):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith('linux'), reason='Linux')
-def test_killed_moved_and_edited_pipeline_runs(tmp_path, tiny_offline_root):
+def test_killed_moved_and_edited_pipeline_runs(tmp_path, tiny_offline_root,
+                                               tiny_pipeline_run):
     """Killed mid-stage (its train.py too) and run again: the table of an
-    uninterrupted run. Moved: every stage still done. A stage config
-    edited: that stage runs again, saying why, its old run kept."""
+    uninterrupted run (the shared tiny run). Moved: every stage still done.
+    A stage config edited: that stage runs again, saying why, its old run
+    kept."""
     pipe = write_tiny_pipeline(tmp_path, tiny_offline_root)
-    ref = tmp_path / 'ref'
-    run_tool(PYTHON, 'tools/run_pipeline.py', pipe, '--work-dir', ref,
-             '--no-report', timeout=900)
-    table = (ref / 'results.md').read_text()
+    table = (tiny_pipeline_run[1] / 'results.md').read_text()
 
     work = tmp_path / 'work'
     env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1')
@@ -310,15 +309,20 @@ def test_killed_moved_and_edited_pipeline_runs(tmp_path, tiny_offline_root):
     assert (work / 'seed0' / 'joint' / 'train.out.1').is_file()  # killed
 
     moved = tmp_path / 'moved'
-    shutil.move(str(ref), str(moved))
+    logs = sorted(p.name for p in work.glob('seed0/**/train.out*'))
+    shutil.move(str(work), str(moved))
     done = run_tool(PYTHON, 'tools/run_pipeline.py', pipe, '--work-dir',
                     moved, '--no-report', timeout=300)
     assert done.stdout.count('already done, skipped') == 4, done.stdout
     assert (moved / 'results.md').read_text() == table
-    assert not list(moved.glob('seed0/**/train.out.1'))
+    # nothing trained again: no new attempt log
+    assert sorted(p.name for p in moved.glob('seed0/**/train.out*')) == logs
     # the saved configs name the finished stages where they are now
     joint_cfg = (moved / 'seed0' / 'joint' / 'config.py').read_text()
-    assert str(ref) + '/' not in joint_cfg and str(moved) in joint_cfg
+    student_cfg_text = (moved / 'seed0' / 'students' / 'mnist' /
+                        'config.py').read_text()
+    assert str(work) + '/' not in student_cfg_text
+    assert str(moved) in student_cfg_text and str(moved) in joint_cfg
 
     student_cfg = tmp_path / 'student_mnist.py'
     student_cfg.write_text(student_cfg.read_text() +
