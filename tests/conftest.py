@@ -181,14 +181,19 @@ def make_image_folder(root):
     return write_image_folder(root, 5, 2, seed=0)
 
 
-def distiller_config(teacher, data_root, work_dir, max_epochs=2):
-    """A whole training config of the distiller on an image folder."""
+def image_folder_loader(data_root):
+    """A deterministic loader (batch 4, no workers) of an image folder."""
     pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
-    loader = dict(
+    return dict(
         batch_size=4, num_workers=0,
         dataset=dict(type='CustomDataset', data_root=data_root,
                      pipeline=pipeline),
         sampler=dict(type='DefaultSampler', shuffle=False))
+
+
+def distiller_config(teacher, data_root, work_dir, max_epochs=2):
+    """A whole training config of the distiller on an image folder."""
+    loader = image_folder_loader(data_root)
     return dict(
         default_scope='mmpretrain',
         work_dir=str(work_dir),

@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
 from mmpretrain.structures import DataSample
 
-from conftest import (MEAN, REPO, STD, narrow_resnet,
+from conftest import (MEAN, REPO, STD, image_folder_loader, narrow_resnet,
                       save_teacher_checkpoint, state_copy, tiny_resnet,
                       tiny_resnet_cifar, write_image_folder)
 from mlfd_mm.apis.export import export_student
@@ -361,12 +361,7 @@ def test_student_is_stock_and_exports(teachers, batch, tmp_path):
 def test_runner_trains_weights_and_logs_them(teachers, tmp_path):
     from mmengine.runner import Runner
     data_root = write_image_folder(tmp_path / 'data', 5, 2, seed=0)
-    pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
-    loader = dict(
-        batch_size=4, num_workers=0,
-        dataset=dict(type='CustomDataset', data_root=data_root,
-                     pipeline=pipeline),
-        sampler=dict(type='DefaultSampler', shuffle=False))
+    loader = image_folder_loader(data_root)
     cfg = Config(dict(
         default_scope='mmpretrain', work_dir=str(tmp_path / 'work'),
         model=dict(type='AMTMLDistiller', student=narrow_resnet(5),
