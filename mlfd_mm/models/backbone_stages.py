@@ -21,6 +21,8 @@ STAGE_COUNTERS = {
     'ResNet': lambda backbone: len(backbone.res_layers),
     'EfficientNet': lambda backbone: len(backbone.layers),
     'MobileNetV2': lambda backbone: len(backbone.layers),
+    # mmpretrain ShuffleNetV2: three stages and the final 1x1 conv
+    'ShuffleNetV2': lambda backbone: len(backbone.layers),
     'TIMMBackbone': lambda backbone: _timm_stage_count(backbone),
 }
 
