@@ -111,8 +111,40 @@ class BaseDistiller(BaseModel):
         self.student_normaliser = student_side.normaliser
         self.loss_weights = check_loss_weights(
             loss_weights, self.default_loss_weights, type(self).__name__)
+        # The configured weights; `loss_weights` is what the next step uses
+        # (see scale_loss_weights).
+        self.base_loss_weights = dict(self.loss_weights)
         self.student_init = student_init
         self.feature_loss = FeatureMSELoss()
+
+    def scale_loss_weights(self, factors: Dict[str, float]
+                           ) -> Dict[str, float]:
+        """Set the weight of each loss named in ``factors`` to its
+        configured weight times its factor (a schedule over training, e.g.
+        :class:`LossWeightScheduleHook`); the others keep theirs.
+
+        Args:
+            factors (dict[str, float]): Loss name -> factor >= 0.
+
+        Returns:
+            dict[str, float]: The weights now in use.
+
+        Raises:
+            KeyError: A name is not a loss of the distiller.
+            ValueError: A factor is negative.
+        """
+        owner = type(self).__name__
+        unknown = sorted(set(factors) - set(self.base_loss_weights))
+        if unknown:
+            raise KeyError(f'{owner}: cannot schedule unknown loss weights '
+                           f'{unknown}; the losses are '
+                           f'{sorted(self.base_loss_weights)}')
+        for name, factor in factors.items():
+            if factor < 0:
+                raise ValueError(f'{owner}: the factor of loss weight '
+                                 f'{name!r} must be >= 0, got {factor}')
+            self.loss_weights[name] = self.base_loss_weights[name] * factor
+        return dict(self.loss_weights)
 
     def _build_student(self, choose_stages: StageChooser):
         """Build the student (``self.student``) recording the stages
