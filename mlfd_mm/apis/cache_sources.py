@@ -48,7 +48,7 @@ def cache_options(cfg, config_name, root=None, dtype=None, pool=None,
         raise CacheConfigError(
             f'{config_name}: model.type is {model.get("type")!r}; '
             'tools/cache_features.py caches the teachers of a JointTeacher '
-            'config')
+            'config or the joint teacher of an MLFDDistiller config')
     config_opts = as_dict(model.get('feature_cache') or {})
     root = root or config_opts.get('root')
     if not root:
@@ -156,3 +156,93 @@ def build_dataset(dataset_cfg):
     if hasattr(dataset, 'full_init'):
         dataset.full_init()
     return dataset
+
+
+# ----------------------------------------------------------------------
+# the joint-output cache of an MLFD student config (stage 3)
+# ----------------------------------------------------------------------
+def is_student_config(cfg):
+    """Whether a config trains an MLFD student (its cache holds the joint
+    teacher's outputs) rather than a JointTeacher."""
+    return (cfg.get('model') or {}).get('type') == 'MLFDDistiller'
+
+
+def joint_output_options(cfg, config_name, root=None, dtype=None,
+                         shard_size=None):
+    """The joint-output cache's options from an MLFD student config's
+    ``model.joint_output_cache`` and the caller (the caller wins): ``root``,
+    ``dtype`` (default 'float16'), ``shard_size``."""
+    config_opts = as_dict(cfg.model.get('joint_output_cache') or {})
+    root = root or config_opts.get('root')
+    if not root:
+        raise CacheConfigError(
+            f'{config_name}: no cache directory; set '
+            'model.joint_output_cache=dict(root=...) in the config or pass '
+            '--root')
+    shard_size = shard_size or config_opts.get('shard_size')
+    if shard_size is None:
+        existing = load_manifest(root, outdated_ok=True) \
+            if osp.isdir(root) else None
+        shard_size = existing['shard_size'] if existing else \
+            DEFAULT_SHARD_SIZE
+    return dict(root=root, dtype=dtype or config_opts.get('dtype', 'float16'),
+                pool=None, shard_size=int(shard_size), pipeline=None)
+
+
+def build_online_student(cfg):
+    """The MLFDDistiller of a student config with its joint teacher (the
+    joint-output cache option removed: the teacher must run)."""
+    model_cfg = as_dict(cfg.model)
+    model_cfg.pop('joint_output_cache', None)
+    if not (model_cfg.get('teacher') or {}).get('checkpoint'):
+        raise CacheConfigError(
+            'model.teacher.checkpoint is not set: the joint-output cache is '
+            'built from a trained joint teacher')
+    return MODELS.build(model_cfg)
+
+
+def _unwrap_cached(dataset):
+    if dataset.get('type') == 'CachedFeatureDataset':
+        return as_dict(dataset['dataset'])
+    return dataset
+
+
+def student_split_datasets(cfg, split, student_dataset):
+    """A student config's datasets of a split, each with its deterministic
+    pipeline (the config's test pipeline, else its val pipeline), as
+    ``(name, dataset config, pipeline)``: the student's own dataset under
+    ``student_dataset``, or each dataset of a MultiDatasetWrapper under its
+    name."""
+    pipeline = None
+    for other in ('test', 'val'):
+        loader = cfg.get(f'{other}_dataloader')
+        if loader and 'dataset' in loader:
+            found = _unwrap_cached(as_dict(loader['dataset']))
+            if found.get('type') != 'MultiDatasetWrapper' and \
+                    found.get('pipeline'):
+                pipeline = found['pipeline']
+                break
+    if pipeline is None:
+        raise CacheConfigError(
+            'the student config has no test/val pipeline to cache the joint '
+            'outputs with')
+    loader = cfg.get(f'{split}_dataloader')
+    if not loader or 'dataset' not in loader:
+        raise CacheConfigError(f'the config has no {split}_dataloader.dataset')
+    dataset = _unwrap_cached(as_dict(loader['dataset']))
+    if dataset.get('type') == 'MultiDatasetWrapper':
+        entries = [(name, resolve_dataset_config(entry)) for name, entry in
+                   zip(dataset['names'], dataset['datasets'])]
+    else:
+        if not student_dataset:
+            raise CacheConfigError(
+                'model.dataset is None (a dataset the joint teacher was not '
+                'trained on): name the cache\'s dataset with a '
+                'MultiDatasetWrapper in the loaders')
+        entries = [(student_dataset, dataset)]
+    out = []
+    for name, entry in entries:
+        entry = copy.deepcopy(entry)
+        entry['pipeline'] = pipeline
+        out.append((name, entry, pipeline))
+    return out

@@ -26,9 +26,13 @@ from ..cache.layout import FeatureLayout
 from ..cache.writer import (check_disk_space, feature_sizes, format_bytes,
                             free_bytes, missing_shards, stored_shapes)
 from ..config import complete_config
+from ..cache.joint_outputs import JointOutputCacheWriter, joint_identity
+from ..models.distillers.mlfd import joint_model_config
 from .cache_sources import (SPLITS, CacheConfigError, build_dataset,
-                            build_joint_teacher, cache_options, data_present,
-                            split_datasets)
+                            build_joint_teacher, build_online_student,
+                            cache_options, data_present, is_student_config,
+                            joint_output_options, split_datasets,
+                            student_split_datasets)
 
 
 def _split_lengths(cfg, splits, pipeline, num_samples):
@@ -169,31 +173,53 @@ def build_feature_cache(cfg, splits, opts, joint, force=False, batch_size=64,
     Returns:
         int: 0.
     """
-    world = int(os.environ.get('WORLD_SIZE', '1'))
-    rank = int(os.environ.get('RANK', '0'))
-    if world > 1 and not torch.distributed.is_initialized():
-        # gloo: only barriers go through it; the features stay local.
-        torch.distributed.init_process_group(backend='gloo')
-    sources = {}
-    for split in splits:
-        sources[split] = []
-        for name, dataset_cfg, pipeline in split_datasets(
-                cfg, split, opts['pipeline']):
-            if not data_present(dataset_cfg):
-                raise CacheConfigError(
-                    f'dataset {name!r} (split {split}): data root '
-                    f'{dataset_cfg.get("data_root")!r} does not exist')
-            sources[split].append(
-                DatasetSource(name, build_dataset(dataset_cfg), pipeline))
-    local_rank = int(os.environ.get('LOCAL_RANK', local_rank))
-    device = device or (f'cuda:{local_rank}'
-                        if torch.cuda.is_available() else 'cpu')
+    _init_ranks()
+    sources = _sources(splits, lambda split: split_datasets(
+        cfg, split, opts['pipeline']))
+    device = _device(device, local_rank)
     joint = joint.to(device).eval()
     writer = FeatureCacheWriter(
         joint.teachers, opts['root'], joint.data_preprocessor,
         dtype=opts['dtype'], pool=opts['pool'],
         shard_size=opts['shard_size'], batch_size=batch_size,
         num_workers=num_workers, device=device)
+    return _write_ranked(writer, sources, splits, opts['root'], force)
+
+
+def _init_ranks():
+    if int(os.environ.get('WORLD_SIZE', '1')) > 1 and \
+            not torch.distributed.is_initialized():
+        # gloo: only barriers go through it; the features stay local.
+        torch.distributed.init_process_group(backend='gloo')
+
+
+def _device(device, local_rank):
+    local_rank = int(os.environ.get('LOCAL_RANK', local_rank))
+    return device or (f'cuda:{local_rank}'
+                      if torch.cuda.is_available() else 'cpu')
+
+
+def _sources(splits, datasets_of):
+    """split -> [DatasetSource], from ``datasets_of(split)`` giving
+    ``(name, dataset config, pipeline)``; a missing data root is named."""
+    sources = {}
+    for split in splits:
+        sources[split] = []
+        for name, dataset_cfg, pipeline in datasets_of(split):
+            if not data_present(dataset_cfg):
+                raise CacheConfigError(
+                    f'dataset {name!r} (split {split}): data root '
+                    f'{dataset_cfg.get("data_root")!r} does not exist')
+            sources[split].append(
+                DatasetSource(name, build_dataset(dataset_cfg), pipeline))
+    return sources
+
+
+def _write_ranked(writer, sources, splits, root, force):
+    """Prepare the manifest (rank 0 first) and write this rank's shards;
+    rank 0 checks that every shard is complete."""
+    world = int(os.environ.get('WORLD_SIZE', '1'))
+    rank = int(os.environ.get('RANK', '0'))
 
     def barrier():
         if world > 1:
@@ -206,19 +232,55 @@ def build_feature_cache(cfg, splits, opts, joint, force=False, batch_size=64,
     if rank != 0:
         manifest = writer.prepare(sources, force=False)
     tasks = writer.shard_tasks(manifest, splits)
-    print(f'feature cache {opts["root"]}: {len(tasks)} shards of '
+    print(f'feature cache {root}: {len(tasks)} shards of '
           f'{manifest["shard_size"]} samples, '
           f'{format_bytes(writer.bytes_needed(manifest, tasks))} to write '
           f'(rank {rank} of {world})')
     written = writer.write(sources, rank=rank, world_size=world)
     barrier()
     if rank == 0:
-        missing = missing_shards(opts['root'], splits)
+        missing = missing_shards(root, splits)
         if missing:
             raise RuntimeError(f'incomplete shards: {missing}')
-        print(f'feature cache {opts["root"]} complete for splits '
+        print(f'feature cache {root} complete for splits '
               f'{list(splits)} ({written} samples written by rank 0)')
     return 0
+
+
+def build_joint_output_cache(cfg, splits, opts, force=False, batch_size=64,
+                             num_workers=1, device=None, local_rank=0):
+    """Write (or complete) the joint-output cache of an MLFD student config
+    (see :mod:`mlfd_mm.cache.joint_outputs`): the online distiller's joint
+    teacher runs once over the student's datasets of ``splits`` with the
+    deterministic pipeline. Under torchrun each rank writes its share.
+
+    Args:
+        cfg (Config): the student (MLFDDistiller) config, completed.
+        splits, force, batch_size, num_workers, device, local_rank: see
+            :func:`build_feature_cache`.
+        opts (dict): from :func:`joint_output_options`.
+
+    Returns:
+        int: 0.
+    """
+    _init_ranks()
+    distiller = build_online_student(cfg)
+    sources = _sources(splits, lambda split: student_split_datasets(
+        cfg, split, distiller.dataset_name))
+    device = _device(device, local_rank)
+    distiller = distiller.to(device).eval()
+    teacher = distiller.teacher
+    identity = joint_identity(joint_model_config(cfg.model.teacher.config),
+                              cfg.model.teacher.checkpoint,
+                              distiller.dataset_name)
+    identity.update(dataset_names=list(teacher.dataset_names),
+                    level_channels=list(teacher.level_channels),
+                    num_classes=[int(k) for k in teacher.num_classes])
+    writer = JointOutputCacheWriter(
+        distiller, opts['root'], identity, dtype=opts['dtype'],
+        shard_size=opts['shard_size'], batch_size=batch_size,
+        num_workers=num_workers, device=device)
+    return _write_ranked(writer, sources, splits, opts['root'], force)
 
 
 @torch.no_grad()  # restored on return: callers (tests) keep their grad mode
@@ -228,10 +290,11 @@ def cache_features(config, splits=SPLITS, root=None, dtype=None, pool=None,
                    num_samples=None, input_size=None, cfg_options=None,
                    local_rank=0):
     """Build (or, with ``dry_run``, size) the feature cache of a JointTeacher
-    config; what ``tools/cache_features.py`` does.
+    config, or the joint-output cache of an MLFD student config
+    (``model.joint_output_cache``); what ``tools/cache_features.py`` does.
 
     Args:
-        config (str): the JointTeacher config file.
+        config (str): the JointTeacher or MLFDDistiller config file.
         splits (Sequence[str]): the splits to cache. Defaults to all.
         root, dtype, pool, shard_size: see :func:`cache_options`.
         dry_run (bool): print the sizes and check the disk, write nothing.
@@ -255,6 +318,17 @@ def cache_features(config, splits=SPLITS, root=None, dtype=None, pool=None,
     # A dry run sizes the cache without the teachers' checkpoints.
     complete_config(cfg, 'none' if dry_run else 'error')
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    if is_student_config(cfg):
+        if dry_run or pool:
+            raise CacheConfigError(
+                f'{config}: --dry-run and --pool apply to teacher-feature '
+                'caches (JointTeacher configs), not to the joint-output '
+                'cache of a student config')
+        opts = joint_output_options(cfg, config, root=root, dtype=dtype,
+                                    shard_size=shard_size)
+        return build_joint_output_cache(
+            cfg, splits, opts, force=force, batch_size=batch_size,
+            num_workers=num_workers, device=device, local_rank=local_rank)
     opts = cache_options(cfg, config, root=root, dtype=dtype, pool=pool,
                          shard_size=shard_size, dry_run=dry_run)
     joint = build_joint_teacher(cfg, dry_run)

@@ -272,10 +272,46 @@ def load_manifest(root: str, outdated_ok: bool = False) -> Optional[dict]:
     return manifest
 
 
+# What a cache holds (``manifest['kind']``; caches without the key are
+# teacher-feature caches): the frozen teachers' maps for a JointTeacher
+# (stage 2), or a frozen joint teacher's outputs for one student (stage 3).
+TEACHER_FEATURES = 'teacher_features'
+JOINT_OUTPUTS = 'joint_outputs'
+KINDS = (TEACHER_FEATURES, JOINT_OUTPUTS)
+
+
+def cache_kind(manifest: dict) -> str:
+    return manifest.get('kind', TEACHER_FEATURES)
+
+
+def check_kind(root: str, manifest: dict, expected: str, user: str):
+    """Refuse a cache of the other kind, saying what it holds and who
+    reads which."""
+    found = cache_kind(manifest)
+    if found == expected:
+        return
+    what = {TEACHER_FEATURES: 'frozen teachers\' features (a JointTeacher '
+            'reads them: model.feature_cache)',
+            JOINT_OUTPUTS: 'a joint teacher\'s outputs for one student (an '
+            'MLFDDistiller reads them: model.joint_output_cache)'}
+    raise StaleCacheError(root, [
+        f'the cache holds {what.get(found, repr(found))}, but {user} needs '
+        f'{what[expected]}'], hint='point the config at a cache of the right '
+        'kind (each is built by `python tools/cache_features.py CONFIG` from '
+        'the config that reads it)')
+
+
 def cache_id(manifest: dict) -> str:
     """Short id of what every sample's features depend on (options and
-    teachers); samples carry it so the model can tell they come from the
-    cache it validated."""
+    teachers, or the joint teacher); samples carry it so the model can tell
+    they come from the cache it validated."""
+    if cache_kind(manifest) == JOINT_OUTPUTS:
+        joint = manifest['joint']
+        return _sha256_json(dict(
+            kind=JOINT_OUTPUTS, dtype=manifest['dtype'],
+            shapes=manifest['shapes'], outputs=manifest['outputs'],
+            joint=(joint['config_sha256'], joint['checkpoint_sha256'],
+                   joint['dataset'])))[:16]
     return _sha256_json(dict(
         dtype=manifest['dtype'], pool=manifest.get('pool'),
         shapes=manifest['shapes'],
@@ -313,11 +349,14 @@ def incomplete_shards(manifest: dict, split: str,
 
 
 def manifest_layout(manifest: dict):
-    """The :class:`FeatureLayout` of a manifest."""
+    """The :class:`FeatureLayout` of a manifest: its teachers' levels, or
+    for a joint-output cache its outputs (each one entry of one level)."""
     from .layout import FeatureLayout
-    return FeatureLayout([t['name'] for t in manifest['teachers']],
+    entries = manifest['outputs'] if cache_kind(manifest) == JOINT_OUTPUTS \
+        else manifest['teachers']
+    return FeatureLayout([t['name'] for t in entries],
                          manifest['shapes'],
-                         [t['num_segments'] for t in manifest['teachers']],
+                         [t['num_segments'] for t in entries],
                          manifest['dtype'])
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from .layout import DTYPES, normalize_pool, pool_teacher_maps
-from .manifest import (StaleCacheError, cache_id, load_manifest,
+from .manifest import (TEACHER_FEATURES, StaleCacheError, cache_id,
+                       check_kind, load_manifest,
                        manifest_layout, teacher_identity, teacher_changes)
 from .reader import CACHE_ID_KEY, FEATURES_FIELD
 
@@ -100,6 +101,8 @@ class CachedTeacherFeatures:
                 f'feature_cache.root {self.root!r} has no manifest.json: '
                 'build the cache with `python tools/cache_features.py '
                 'CONFIG`')
+        check_kind(self.root, manifest, TEACHER_FEATURES,
+                   'JointTeacher (model.feature_cache)')
         changes = teacher_changes(manifest['teachers'],
                                   [teacher_identity(t) for t in teachers])
         if manifest.get('pool') != self.pool:

@@ -11,12 +11,56 @@ from mmengine.registry import MODELS
 from ...checkpoint import (load_checkpoint_file, load_state_dict_strict,
                            state_dict_of)
 from ...config import as_dict, resolve_auto_checkpoints, whole_config
+from ...cache.joint_outputs import CachedJointOutputs, joint_identity
+from ...cache.layout import DTYPES
+from ...cache.manifest import JOINT_OUTPUTS, check_kind, load_manifest
 from ..connectors import build_connectors
 from ..losses import KDLoss
 from .base import BaseDistiller
 from .pairs import requested_stages, resolve_pairs
 
 DEFAULT_LOSS_WEIGHTS = dict(kd=0.6, feature=0.2, ce=0.2)
+CACHE_KEYS = ('root', 'dtype', 'shard_size')
+
+
+def _cache_options(options: Optional[dict]) -> Optional[dict]:
+    """``joint_output_cache`` checked: None, or root/dtype/shard_size."""
+    if options is None:
+        return None
+    options = as_dict(options)
+    unknown = sorted(set(options) - set(CACHE_KEYS))
+    if unknown or not options.get('root'):
+        raise KeyError(
+            'joint_output_cache must be dict(root=<cache directory>, '
+            f"dtype='float16'|'float32', shard_size=N); got keys "
+            f'{sorted(options)}')
+    if options.setdefault('dtype', 'float16') not in DTYPES:
+        raise ValueError(f'joint_output_cache.dtype must be one of {DTYPES}, '
+                         f'got {options["dtype"]!r}')
+    return options
+
+
+class _CachedTeacherInfo:
+    """What the distiller's construction asks of its joint teacher
+    (datasets, level channels, classes), read from a joint-output cache's
+    manifest before the cache itself is checked."""
+
+    def __init__(self, joint: dict):
+        self.dataset_names = list(joint['dataset_names'])
+        self.level_channels = list(joint['level_channels'])
+        self.num_classes = list(joint['num_classes'])
+
+    @classmethod
+    def from_manifest(cls, root: str) -> '_CachedTeacherInfo':
+        manifest = load_manifest(root)
+        if manifest is None:
+            raise FileNotFoundError(
+                f'joint_output_cache.root {root!r} has no manifest.json: '
+                'build the cache with `python tools/cache_features.py '
+                '<this student config>`')
+        check_kind(root, manifest, JOINT_OUTPUTS,
+                   'MLFDDistiller (model.joint_output_cache)')
+        return cls(manifest['joint'])
 
 
 def joint_model_config(config) -> dict:
@@ -95,6 +139,17 @@ class MLFDDistiller(BaseDistiller):
             any other dataset is an error. Defaults to ``()``.
         student_init (str, optional): A checkpoint the student starts from;
             see :class:`BaseDistiller`. Defaults to None.
+        joint_output_cache (dict, optional): ``dict(root=..., dtype=...)``:
+            train from the joint teacher's cached outputs (its fused
+            features at the distilled levels and its logits for
+            ``dataset``, built by ``tools/cache_features.py <this
+            config>``) instead of running it; the joint teacher is then
+            not built at all (:class:`CachedJointOutputs` stands in for it,
+            after checking the cache against ``teacher.checkpoint``'s
+            SHA-256 and ``teacher.config``). The loaders' datasets must be
+            wrapped in :class:`CachedFeatureDataset` on the same root.
+            ``dtype`` (``'float16'`` or ``'float32'``) and ``shard_size``
+            are build options. Defaults to None (the teacher runs).
         data_preprocessor (dict, optional): See :class:`BaseDistiller`.
         init_cfg (dict, optional): Never reaches the joint teacher.
     """
@@ -112,6 +167,7 @@ class MLFDDistiller(BaseDistiller):
                  connector: Optional[dict] = None,
                  feature_only_datasets: Sequence[str] = (),
                  student_init: Optional[str] = None,
+                 joint_output_cache: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(student, loss_weights=loss_weights,
@@ -119,9 +175,16 @@ class MLFDDistiller(BaseDistiller):
                          data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
         self.feature_only_datasets = tuple(feature_only_datasets)
-        # The teacher's random draws come before the student's: a seed's
-        # initial student weights depend on this order.
-        self.teacher = self._build_teacher(teacher)
+        self.joint_output_cache = _cache_options(joint_output_cache)
+        if self.joint_output_cache is None:
+            # The teacher's random draws come before the student's: a
+            # seed's initial student weights depend on this order (a
+            # cached student, building no teacher, starts from other
+            # draws).
+            self.teacher = self._build_teacher(teacher)
+        else:
+            self.teacher = _CachedTeacherInfo.from_manifest(
+                self.joint_output_cache['root'])
         self.dataset_index, self.dataset_name = self._resolve_dataset(dataset)
 
         self._build_student(lambda stages: requested_stages(distill, stages))
@@ -131,6 +194,8 @@ class MLFDDistiller(BaseDistiller):
         self.pairs: List[Tuple[int, int]] = resolve_pairs(
             distill, side.stages, side.stage_sizes,
             len(self.teacher.level_channels))
+        if self.joint_output_cache is not None:
+            self.teacher = self._cached_teacher(teacher)
         self.kd_loss = KDLoss(temperature=temperature)
         if self.loss_weights['feature'] > 0 and self.pairs:
             self.connectors = build_connectors(
@@ -192,6 +257,32 @@ class MLFDDistiller(BaseDistiller):
         model.train(False)
         return model
 
+    def _cached_teacher(self, teacher: dict) -> nn.Module:
+        """The joint-output cache checked against the joint teacher the
+        config names, standing in for it."""
+        teacher = as_dict(teacher)
+        checkpoint = teacher.get('checkpoint')
+        if checkpoint is None or not osp.isfile(checkpoint):
+            raise FileNotFoundError(
+                'teacher.checkpoint: the joint-teacher checkpoint is needed '
+                'to check the joint-output cache against it (its SHA-256), '
+                f'but the file is not there: {checkpoint}')
+        identity = joint_identity(
+            joint_model_config(teacher['config']), checkpoint,
+            self.dataset_name)
+        levels = sorted({lvl for _, lvl in self.pairs}) \
+            if self.loss_weights['feature'] > 0 else []
+        need_logits = self.dataset_index is not None
+        return CachedJointOutputs(self.joint_output_cache['root'], identity,
+                                  levels, need_logits,
+                                  dtype=self.joint_output_cache['dtype'])
+
+    @property
+    def teacher_cached(self) -> bool:
+        """Whether the joint teacher's outputs come from a cache (no
+        teacher is built or run)."""
+        return isinstance(self.teacher, CachedJointOutputs)
+
     def _resolve_dataset(
             self, dataset: Union[str, int, None]
     ) -> Tuple[Optional[int], Optional[str]]:
@@ -239,7 +330,9 @@ class MLFDDistiller(BaseDistiller):
         """The joint teacher's ``dict(features=..., logits=...)``.
 
         The one place that runs the teacher: a feature cache passing
-        through ``data_samples`` takes effect inside the joint teacher.
+        through ``data_samples`` takes effect inside the joint teacher;
+        with ``joint_output_cache`` the outputs are unpacked from
+        ``data_samples`` and no teacher runs.
         """
         with torch.no_grad():
             return self.teacher(inputs, data_samples, mode='tensor')
@@ -350,6 +443,8 @@ class MLFDDistiller(BaseDistiller):
             # unlabelled or multi-label samples, or no joint head for the
             # student's dataset: nothing to count
             return
+        if self.teacher_cached and not self.teacher.carried(data_samples):
+            return  # an uncached split: no teacher to ask
         labels = torch.stack([lb.reshape(()) for lb in labels]).long()
         logits = self._teacher_outputs(
             inputs, data_samples)['logits'][self.dataset_index]

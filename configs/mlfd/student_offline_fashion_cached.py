@@ -1,0 +1,25 @@
+# The fashion student of the offline set trained from its joint teacher's
+# cached outputs (float16): the joint teacher is neither built nor run. The
+# cache holds the joint teacher's fused features at the distilled levels and
+# its fashion logits for the deterministic test view of each image, while the
+# student trains on its augmented view (see README, "Students from the
+# joint-output cache"). Build it, then train and test as usual:
+#   python tools/cache_features.py configs/mlfd/student_offline_fashion_cached.py
+#   python tools/train.py configs/mlfd/student_offline_fashion_cached.py
+# (tools/run_pipeline.py configs/pipelines/offline_cached.py does both, with
+# the cache in the stage's directory.)
+_base_ = ['./student_offline_fashion.py']
+_cache_root = 'work_dirs/joint_output_cache/student_offline_fashion_fp16'
+model = dict(joint_output_cache=dict(root=_cache_root, dtype='float16'))
+train_dataloader = dict(dataset=dict(
+    _delete_=True, type='CachedFeatureDataset', root=_cache_root,
+    split='train', dataset_name='fashion',
+    dataset={{_base_.train_dataloader.dataset}}))
+val_dataloader = dict(dataset=dict(
+    _delete_=True, type='CachedFeatureDataset', root=_cache_root,
+    split='val', dataset_name='fashion',
+    dataset={{_base_.val_dataloader.dataset}}))
+test_dataloader = dict(dataset=dict(
+    _delete_=True, type='CachedFeatureDataset', root=_cache_root,
+    split='test', dataset_name='fashion',
+    dataset={{_base_.test_dataloader.dataset}}))
