@@ -10,12 +10,13 @@ import sys
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 import mlfd_mm  # noqa: E402,F401  (applies compat fixes before torchvision)
-import torch  # noqa: E402
 from mlfd_mm.apis.runner import (check_run_checkpoint,  # noqa: E402
                                  close_process_group,
                                  evaluate_best_checkpoint,
                                  link_best_checkpoint, load_config,
                                  parse_run_args, prepare_run)
+from mlfd_mm.apis.device_training import (  # noqa: E402
+    amp_optim_wrapper, copy_batches_without_waiting)
 from mlfd_mm.checkpoint import trusted_checkpoints  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
@@ -24,7 +25,9 @@ from mmengine.runner import Runner  # noqa: E402
 
 # On/off switches that merge_args folds into the config.
 _SWITCHES = (
-    ('--amp', 'enable automatic-mixed-precision training'),
+    ('--amp', 'mixed-precision training: bf16 autocast without loss '
+     'scaling on a GPU with bf16, else fp16 with dynamic loss scaling; '
+     'needs a CUDA device'),
     ('--no-validate', 'do not evaluate checkpoints during training'),
     ('--auto-scale-lr', 'scale the learning rate by the actual batch size'),
     ('--no-pin-memory', 'set pin_memory=False in every dataloader'),
@@ -53,12 +56,7 @@ def parse_args(argv=None):
 def merge_args(cfg, args):
     """Fold the training-only arguments into the config."""
     if args.amp:
-        if not torch.cuda.is_available():
-            raise RuntimeError(
-                '--amp needs a CUDA device: mmengine\'s AmpOptimWrapper does '
-                'not run on CPU. Drop --amp to train on CPU.')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        cfg.optim_wrapper = amp_optim_wrapper(cfg.optim_wrapper)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
@@ -99,6 +97,7 @@ def main(argv=None):
         runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
             else Runner.from_cfg(cfg)
         check_run_checkpoint(runner, cfg, args.config)
+        copy_batches_without_waiting(runner)
         runner.train()
     if is_main_process():
         link_best_checkpoint(runner)

@@ -8,6 +8,7 @@ from mmengine.registry import MODELS
 
 from ..cache import CachedTeacherFeatures
 from .backbone_stages import LevelSpec
+from .device_format import DeviceFormat, as_channels_last, check_precision
 from .frozen import detached_children
 from .multi_dataset_classifier import MultiDatasetClassifier
 
@@ -51,6 +52,14 @@ class JointTeacher(MultiDatasetClassifier):
             (``tools/cache_features.py``) that the data loader attaches to
             the samples (:class:`CachedFeatureDataset`); no teacher runs for
             such samples. Defaults to None (teachers run every step).
+        teacher_precision (str): The precision of every
+            :class:`FrozenTeacher` that does not give its own
+            ``precision``: ``'auto'`` (bf16 autocast on CUDA, fp32 on the
+            CPU), ``'fp32'``, ``'bf16'``, ``'fp16'``. Defaults to ``'auto'``.
+        channels_last (bool | str): NHWC on CUDA (``'auto'``), always
+            (True) or never (False), for the teachers that do not give their
+            own and for the fusion neck (and cached maps fed to it). Defaults
+            to ``'auto'``.
 
     Each sample's dataset comes from its data sample's metainfo
     (``dataset_name`` when it is one of ``dataset_names``, else
@@ -66,7 +75,9 @@ class JointTeacher(MultiDatasetClassifier):
                  num_classes: Optional[Sequence[int]] = None,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  init_cfg: Optional[dict] = None,
-                 feature_cache: Optional[dict] = None):
+                 feature_cache: Optional[dict] = None,
+                 teacher_precision: str = 'auto',
+                 channels_last: Union[bool, str] = 'auto'):
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self._check_preprocessor()
@@ -81,6 +92,10 @@ class JointTeacher(MultiDatasetClassifier):
             cfg = dict(teacher_cfg)
             cfg.setdefault('type', 'FrozenTeacher')
             cfg.setdefault('levels', levels)
+            if self._is_frozen_teacher(cfg['type']):
+                cfg.setdefault('precision', check_precision(
+                    teacher_precision, 'JointTeacher.teacher_precision'))
+                cfg.setdefault('channels_last', channels_last)
             if not cfg.get('name') and not isinstance(cfg.get('config'), str):
                 # A config file names its teacher (its stem); a dict doesn't.
                 cfg['name'] = f'teacher{i}'
@@ -118,6 +133,10 @@ class JointTeacher(MultiDatasetClassifier):
         self.head = MODELS.build(head)
         self.feature_cache = CachedTeacherFeatures(
             **feature_cache) if feature_cache else None
+        # The neck learns: its precision is the training's autocast.
+        self.neck_format = DeviceFormat(
+            'JointTeacher', channels_last, 'fp32',
+            image_model=self.num_segments == 1)
 
     # ------------------------------------------------------------------
     # construction checks
@@ -140,6 +159,15 @@ class JointTeacher(MultiDatasetClassifier):
                     f'teachers {first.name!r} and {other.name!r} give '
                     f'different numbers of levels: {first.levels} vs '
                     f'{other.levels}')
+
+    @staticmethod
+    def _is_frozen_teacher(teacher_type) -> bool:
+        """Whether ``teacher_type`` is FrozenTeacher (or a subclass), which
+        takes ``precision`` and ``channels_last``."""
+        from .teachers import FrozenTeacher
+        cls = MODELS.get(teacher_type) if isinstance(teacher_type, str) \
+            else teacher_type
+        return isinstance(cls, type) and issubclass(cls, FrozenTeacher)
 
     def _check_preprocessor(self):
         # A dataset _base_ with a top-level data_preprocessor (mean/std,
@@ -214,7 +242,12 @@ class JointTeacher(MultiDatasetClassifier):
         here and nowhere else.
         """
         if self.feature_cache is not None:
-            return self.feature_cache(self.teachers, inputs, data_samples)
+            feats = self.feature_cache(self.teachers, inputs, data_samples)
+            if self.neck_format.channels_last_on(inputs.device):
+                # Cached maps arrive NCHW; the neck runs NHWC.
+                feats = [[as_channels_last(f) for f in per_teacher]
+                         for per_teacher in feats]
+            return feats
         return [teacher(inputs) for teacher in self.teachers]
 
     def extract_feat(self,
@@ -233,6 +266,8 @@ class JointTeacher(MultiDatasetClassifier):
             joint level, shallow to deep.
         """
         per_teacher = self._teacher_features(inputs, data_samples)
+        # Converts the neck's weights (once) on a device that runs NHWC.
+        self.neck_format.convert([self.neck], inputs.device)
         per_level = [[feats[level] for feats in per_teacher]
                      for level in range(self.num_levels)]
         return tuple(self.neck(per_level))

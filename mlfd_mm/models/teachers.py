@@ -15,6 +15,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from ..checkpoint import (load_checkpoint_file, load_state_dict_strict,
                           state_dict_of)
 from ..config import as_dict, resolve_model_config, whole_config
+from .device_format import DeviceFormat, outer_autocast
 from .backbone_stages import (STAGE_COUNTERS, LevelSpec, StageShapes,
                               as_index_list, count_backbone_stages,
                               levels_by_resolution)
@@ -77,6 +78,17 @@ class FrozenTeacher(nn.Module):
             refuses (:func:`mlfd_mm.checkpoint.load_checkpoint_file`). The
             file may then run any code: only for a checkpoint you made or
             trust. Defaults to False.
+        precision (str): ``'auto'`` (bf16 autocast on CUDA, fp16 where the
+            GPU lacks bf16; fp32 elsewhere), ``'fp32'``, ``'bf16'`` or
+            ``'fp16'``; see :mod:`mlfd_mm.models.device_format`. The weights
+            stay fp32; the features come out fp32 unless the caller runs
+            under autocast itself. Defaults to ``'auto'``.
+        channels_last (bool | str): NHWC weights and inputs: ``'auto'`` on
+            CUDA for image teachers (one segment), True always, False
+            never. Defaults to ``'auto'``.
+
+    On the CPU with the defaults the teacher computes exactly what it
+    computed before these two options existed (fp32, NCHW).
 
     Inputs are raw pixels (0..255, in the channel order the data pipeline
     loaded them: what the teacher's own data preprocessor used to receive):
@@ -93,7 +105,9 @@ class FrozenTeacher(nn.Module):
                  num_segments: Optional[int] = None,
                  input_size: Optional[int] = None,
                  with_head: bool = False,
-                 allow_unsafe_checkpoint: bool = False):
+                 allow_unsafe_checkpoint: bool = False,
+                 precision: str = 'auto',
+                 channels_last: Union[bool, str] = 'auto'):
         super().__init__()
         model_cfg, preprocess_cfg, scope, file_cfg = self._read_config(
             config, name)
@@ -148,6 +162,9 @@ class FrozenTeacher(nn.Module):
         self._out_channels = [stage_shapes[i][0] for i in self._levels]
         self._spatial_sizes = [tuple(stage_shapes[i][1:])
                                for i in self._levels]
+        self.device_format = DeviceFormat(
+            f'teacher {self._name!r}', channels_last, precision,
+            image_model=self._num_segments == 1)
 
     # ------------------------------------------------------------------
     # construction
@@ -340,6 +357,24 @@ class FrozenTeacher(nn.Module):
                 f'segments but got {inputs.size(0)} frames, not a multiple')
         return inputs
 
+    def _backbone_outputs(self, inputs: torch.Tensor) -> tuple:
+        """Every built stage's map, in the teacher's precision and memory
+        format on ``inputs.device`` (the uint8 pixels are made NHWC before
+        they become float: a quarter of the bytes)."""
+        frames = self.device_format.prepare(
+            [self.backbone, self.neck, self.head], self._frames(inputs))
+        with torch.no_grad(), self.device_format.autocast(frames.device):
+            outs = self.backbone(self.normaliser(frames))
+        return (outs, ) if isinstance(outs, torch.Tensor) else tuple(outs)
+
+    def _as_output(self, tensors: List[torch.Tensor],
+                   device: torch.device) -> List[torch.Tensor]:
+        """fp32 maps for an fp32 caller; an autocast caller takes them as
+        they come."""
+        if not self.device_format.half_on(device) or outer_autocast(device):
+            return list(tensors)
+        return [t.float() for t in tensors]
+
     def forward(self, inputs: torch.Tensor) -> List[torch.Tensor]:
         """Features at the chosen levels.
 
@@ -351,11 +386,9 @@ class FrozenTeacher(nn.Module):
             list[Tensor]: One (B*S, C_l, H_l, W_l) map per level, shallow to
             deep.
         """
-        with torch.no_grad():
-            outs = self.backbone(self.normaliser(self._frames(inputs)))
-            if isinstance(outs, torch.Tensor):
-                outs = (outs, )
-            return [outs[p] for p in self._positions]
+        outs = self._backbone_outputs(inputs)
+        return self._as_output([outs[p] for p in self._positions],
+                               inputs.device)
 
     def forward_with_logits(
             self, inputs: torch.Tensor
@@ -375,10 +408,9 @@ class FrozenTeacher(nn.Module):
             raise RuntimeError(
                 f'teacher {self._name!r} was built without its head: give '
                 'with_head=True to get its logits')
-        with torch.no_grad():
-            outs = self.backbone(self.normaliser(self._frames(inputs)))
-            if isinstance(outs, torch.Tensor):
-                outs = (outs, )
+        device = inputs.device
+        outs = self._backbone_outputs(inputs)
+        with torch.no_grad(), self.device_format.autocast(device):
             head_input = tuple(outs[p] for p in self._head_positions)
             if self._bare_head_input and len(head_input) == 1:
                 head_input = head_input[0]
@@ -388,7 +420,9 @@ class FrozenTeacher(nn.Module):
                 logits = self.head(head_input, num_segs=self._num_segments)
             else:
                 logits = self.head(head_input)
-            return [outs[p] for p in self._positions], logits
+        *feats, logits = self._as_output(
+            [outs[p] for p in self._positions] + [logits], device)
+        return feats, logits
 
     @torch.no_grad()
     def feature_shapes(self, input_size: int) -> List[Tuple[int, int, int]]:

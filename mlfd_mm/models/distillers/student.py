@@ -16,6 +16,7 @@ import torch.nn as nn
 from mmengine.registry import MODELS, DefaultScope
 
 from ...config import as_dict, model_scope, resolve_model_config
+from ..device_format import DeviceFormat
 from ..normalise import PixelNormaliser
 from ..backbone_stages import count_backbone_stages
 
@@ -174,6 +175,10 @@ class DistilledStudent:
             :func:`resolve_student_config`).
         data_preprocessor (dict, optional): The distiller's data preprocessor
             config; see :func:`student_data_preprocessor`.
+        channels_last (bool | str): NHWC weights and inputs: ``'auto'`` on
+            CUDA for an mmpretrain (image) student, True always, False
+            never (see :mod:`mlfd_mm.models.device_format`). The student's
+            precision is the training's (``--amp``). Defaults to ``'auto'``.
 
     Attributes:
         config (dict): The resolved stock model config.
@@ -190,9 +195,13 @@ class DistilledStudent:
     """
 
     def __init__(self, config: Union[dict, str],
-                 data_preprocessor: Optional[dict] = None):
+                 data_preprocessor: Optional[dict] = None,
+                 channels_last: Union[bool, str] = 'auto'):
         self.config = resolve_student_config(config)
         self.scope = model_scope(self.config)
+        self.device_format = DeviceFormat(
+            'student', channels_last, 'fp32',
+            image_model=self.scope == 'mmpretrain')
         self.preprocessor = student_data_preprocessor(
             self.config, data_preprocessor, self.scope)
         self.raw_preprocessor = raw_data_preprocessor(self.preprocessor,
@@ -297,7 +306,12 @@ class DistilledStudent:
         return self._tap.logits
 
     def inputs(self, raw: torch.Tensor) -> torch.Tensor:
-        """Raw pixels -> the student's input (channel flip, mean/std)."""
+        """Raw pixels -> the student's input (channel flip, mean/std), on
+        their device; NHWC where the student runs so (its weights are made
+        NHWC at the first such call, the pixels before they become float).
+        """
+        if self.model is not None:
+            raw = self.device_format.prepare([self.model], raw)
         return self.normaliser(raw)
 
     def _logits_kwargs(self) -> dict:

@@ -1,0 +1,81 @@
+"""What a training run does differently on a GPU: which mixed precision
+``--amp`` means, and a batch's copy to the device that does not make the
+host wait (tools/train.py calls both)."""
+from typing import Optional
+
+import torch
+from mmengine.model import is_model_wrapper
+
+# Optimiser wrappers that --amp replaces (plain fp32 ones).
+_PLAIN_WRAPPERS = (None, 'OptimWrapper', 'mmengine.OptimWrapper')
+_AMP_WRAPPERS = ('AmpOptimWrapper', 'AutocastOptimWrapper')
+
+
+def amp_optim_wrapper(optim_wrapper: dict,
+                      device: Optional[str] = None) -> dict:
+    """The ``optim_wrapper`` config of a mixed-precision run.
+
+    bf16 where the device has it (:class:`AutocastOptimWrapper`: autocast to
+    bfloat16, no loss scaler, no per-step host synchronisation); on a CUDA
+    GPU without bf16, mmengine's ``AmpOptimWrapper`` (float16 with dynamic
+    loss scaling), as before.
+
+    Args:
+        optim_wrapper (dict): The config's ``optim_wrapper`` (a plain
+            ``OptimWrapper``; an AMP one is returned unchanged).
+        device (str, optional): ``'cuda'`` or ``'cpu'``; defaults to cuda
+            when one is available. On the CPU, --amp is refused unless
+            ``device='cpu'`` is asked for explicitly (bf16 autocast there is
+            correct but usually slower than fp32).
+
+    Returns:
+        dict: A new ``optim_wrapper`` config.
+
+    Raises:
+        RuntimeError: No CUDA device and none asked for.
+        ValueError: The config's wrapper is of another kind.
+    """
+    cfg = dict(optim_wrapper)
+    kind = cfg.get('type')
+    if kind in _AMP_WRAPPERS:
+        return cfg
+    if kind not in _PLAIN_WRAPPERS:
+        raise ValueError(
+            f'--amp: optim_wrapper.type={kind!r} is not a plain OptimWrapper'
+            ' that --amp could turn into a mixed-precision one; set '
+            "optim_wrapper.type='AutocastOptimWrapper' (bf16) or "
+            "'AmpOptimWrapper' (fp16) in the config instead")
+    if device is None:
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                '--amp needs a CUDA device (no GPU is visible here); drop '
+                '--amp to train on the CPU in fp32')
+        device = 'cuda'
+    if device == 'cuda' and not torch.cuda.is_bf16_supported():
+        cfg.update(type='AmpOptimWrapper', dtype='float16')
+        cfg.setdefault('loss_scale', 'dynamic')
+        return cfg
+    cfg.update(type='AutocastOptimWrapper', dtype='bfloat16')
+    return cfg
+
+
+def copy_batches_without_waiting(runner) -> bool:
+    """Let the model's data preprocessor copy each batch to a CUDA device
+    with ``non_blocking=True``, so the host does not wait for the device to
+    finish the previous step before it sends the next batch (with the
+    loader's ``pin_memory=True`` the copy is asynchronous). Nothing changes
+    on the CPU.
+
+    Returns:
+        bool: whether it was switched on.
+    """
+    model = runner.model.module if is_model_wrapper(runner.model) else \
+        runner.model
+    preprocessor = getattr(model, 'data_preprocessor', None)
+    param = next(model.parameters(), None)
+    if preprocessor is None or param is None or param.device.type != 'cuda':
+        return False
+    if not hasattr(preprocessor, '_non_blocking'):
+        return False
+    preprocessor._non_blocking = True
+    return True
