@@ -1,0 +1,197 @@
+"""stack_collate (mlfd_mm/datasets/collate.py): the same batch as
+pseudo_collate with the images stacked in the loader worker; the data
+preprocessors and a training run compute the same from either; mixed shapes
+fall back to a list or raise, naming the samples."""
+import copy
+
+import mlfd_mm  # noqa: F401  (compat fixes before torchvision)
+import numpy as np
+import pytest
+import torch
+from mmengine.dataset import pseudo_collate
+from mmengine.optim import OptimWrapper
+from mmengine.registry import FUNCTIONS, MODELS
+from mmengine.runner import Runner
+from mmpretrain.structures import DataSample
+
+from conftest import distiller_config, make_joint_teacher, state_copy
+from mlfd_mm.cache.reader import FEATURES_FIELD
+from mlfd_mm.datasets import StackedInputs, stack_collate
+from mlfd_mm.models.normalise import PixelNormaliser
+
+MEAN, STD = [120.0, 110.0, 100.0], [60.0, 55.0, 50.0]
+
+
+def items(n=6, shape=(3, 32, 32), seed=0, prefix='img'):
+    """Packed samples as the project's datasets give them: uint8 images,
+    labels, MultiDatasetWrapper's dataset tags and CachedFeatureDataset's
+    features."""
+    generator = torch.Generator().manual_seed(seed)
+    out = []
+    for i in range(n):
+        sample = DataSample().set_gt_label(i % 3)
+        sample.set_metainfo(dict(img_path=f'{prefix}{i}.png',
+                                 dataset_idx=i % 2,
+                                 dataset_name=('digits', 'shapes')[i % 2]))
+        sample.set_field(np.full(5, i, np.float16), FEATURES_FIELD)
+        out.append(dict(inputs=torch.randint(0, 256, shape, dtype=torch.uint8,
+                                              generator=generator),
+                        data_samples=sample))
+    return out
+
+
+def test_stack_collate_is_pseudo_collate_with_stacked_images():
+    assert FUNCTIONS.get('stack_collate') is stack_collate
+    batch = items()
+    ref = pseudo_collate(copy.deepcopy(batch))
+    out = stack_collate(copy.deepcopy(batch))
+    assert isinstance(out['inputs'], torch.Tensor)
+    assert out['inputs'].dtype == torch.uint8
+    assert tuple(out['inputs'].shape) == (6, 3, 32, 32)
+    assert torch.equal(out['inputs'], torch.stack(ref['inputs']))
+    assert isinstance(out['data_samples'], list)
+    assert [int(s.gt_label) for s in out['data_samples']] == [0, 1, 2] * 2
+    assert [s.dataset_name for s in out['data_samples']] == \
+        ['digits', 'shapes'] * 3
+    assert [int(s.get(FEATURES_FIELD)[0]) for s in out['data_samples']] == \
+        list(range(6))
+    listed = stack_collate(copy.deepcopy(batch), inputs_as='list')
+    assert isinstance(listed['inputs'], StackedInputs)
+    assert all(torch.equal(a, b) for a, b in zip(listed['inputs'],
+                                                 ref['inputs']))
+
+
+@pytest.mark.parametrize('inputs_as', ['tensor', 'list'])
+def test_the_worker_sends_one_tensor(inputs_as):
+    batch = items(8)
+    # built as a config's collate_fn=dict(type=..., **options) is
+    loader = Runner.build_dataloader(dict(
+        batch_size=8, num_workers=1, dataset=batch,
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        collate_fn=dict(type='stack_collate', inputs_as=inputs_as)))
+    data = next(iter(loader))
+    expected = torch.stack([item['inputs'] for item in batch])
+    if inputs_as == 'tensor':
+        assert isinstance(data['inputs'], torch.Tensor)
+        assert torch.equal(data['inputs'], expected)
+    else:
+        assert type(data['inputs']) is StackedInputs
+        assert torch.equal(torch.stack(data['inputs']), expected)
+        # views of the one tensor the worker sent, not 8 tensors
+        assert len({t.untyped_storage().data_ptr()
+                    for t in data['inputs']}) == 1
+    assert [int(s.gt_label) for s in data['data_samples']] == \
+        [0, 1, 2, 0, 1, 2, 0, 1]
+
+
+def _both(batch, **options):
+    return (pseudo_collate(copy.deepcopy(batch)),
+            stack_collate(copy.deepcopy(batch), **options))
+
+
+def test_cls_preprocessor_and_pixel_normaliser_compute_the_same():
+    ref, out = _both(items())
+    prep = MODELS.build(dict(type='mmpretrain.ClsDataPreprocessor',
+                             num_classes=3, mean=MEAN, std=STD, to_rgb=True))
+    a, b = prep(ref, True), prep(out, True)
+    assert a['inputs'].dtype == b['inputs'].dtype == torch.float32
+    assert torch.equal(a['inputs'], b['inputs'])
+    assert [int(s.gt_label) for s in a['data_samples']] == \
+        [int(s.gt_label) for s in b['data_samples']]
+    # the distillers' and the joint teacher's path: a raw preprocessor,
+    # then the model's own normaliser
+    raw = MODELS.build(dict(type='mmpretrain.ClsDataPreprocessor'))
+    norm = PixelNormaliser(MEAN, STD, flip_channels=True)
+    a = norm(raw(_both(items())[0], True)['inputs'])
+    b = norm(raw(_both(items())[1], True)['inputs'])
+    assert torch.equal(a, b)
+    assert not torch.equal(a, raw(ref, True)['inputs'])  # it normalised
+
+
+def test_action_preprocessor_needs_the_list_form():
+    from mmaction.structures import ActionDataSample
+    generator = torch.Generator().manual_seed(0)
+    clips = []
+    for label in (0, 2, 1):
+        sample = ActionDataSample().set_gt_label(label)
+        clips.append(dict(inputs=torch.randint(
+            0, 256, (8, 3, 16, 16), dtype=torch.uint8, generator=generator),
+            data_samples=sample))
+    prep = MODELS.build(dict(type='mmaction.ActionDataPreprocessor',
+                             mean=MEAN, std=STD, format_shape='NCHW'))
+    ref, listed = _both(clips, inputs_as='list')
+    a, b = prep(ref, True), prep(listed, True)
+    assert tuple(b['inputs'].shape) == (3, 8, 3, 16, 16)
+    assert torch.equal(a['inputs'], b['inputs'])
+    # mmaction2's preprocessor refuses a stacked tensor: hence inputs_as
+    with pytest.raises(AssertionError, match='list'):
+        prep(stack_collate(copy.deepcopy(clips)), True)
+
+
+def test_mixed_shapes_fall_back_to_a_list_or_raise():
+    batch = items(2) + items(1, shape=(3, 28, 28), prefix='small')
+    ref, out = _both(batch)
+    assert isinstance(out['inputs'], list)
+    assert [tuple(t.shape) for t in out['inputs']] == [(3, 32, 32)] * 2 + \
+        [(3, 28, 28)]
+    prep = MODELS.build(dict(type='mmpretrain.ClsDataPreprocessor',
+                             mean=MEAN, std=STD))
+    assert torch.equal(prep(ref)['inputs'], prep(out)['inputs'])  # padded
+    with pytest.raises(ValueError,
+                       match=r"\(3, 32, 32\) torch.uint8 \(sample 0, "
+                       r"dataset_name='digits', img_path='img0.png'\); "
+                       r"\(3, 28, 28\) torch.uint8 \(sample 2, "
+                       r"dataset_name='digits', img_path='small0.png'\)"):
+        stack_collate(copy.deepcopy(batch), mixed_shapes='error')
+
+
+def test_bad_options_and_samples_are_named():
+    with pytest.raises(ValueError, match="inputs_as must be one of.*'dict'"):
+        stack_collate(items(2), inputs_as='dict')
+    with pytest.raises(ValueError, match="mixed_shapes must be one of"):
+        stack_collate(items(2), mixed_shapes='pad')
+    with pytest.raises(TypeError, match='pseudo_collate'):
+        stack_collate([(torch.zeros(3), 1), (torch.zeros(3), 2)])
+
+
+def _weights_after_two_steps(model_cfg, make_batch):
+    """State dicts after two training steps on the same batches, collated by
+    pseudo_collate and by stack_collate."""
+    weights = {}
+    for collate in (pseudo_collate, stack_collate):
+        torch.manual_seed(0)
+        model = MODELS.build(copy.deepcopy(model_cfg)).train()
+        start = state_copy(model)
+        optim = OptimWrapper(torch.optim.SGD(
+            [p for p in model.parameters() if p.requires_grad], lr=0.1,
+            momentum=0.9))
+        for step in range(2):
+            model.train_step(collate(make_batch(step)), optim)
+        weights[collate.__name__] = state_copy(model)
+    a, b = weights['pseudo_collate'], weights['stack_collate']
+    assert any(not torch.equal(start[k], a[k]) for k in a)  # it trained
+    return a, b
+
+
+def test_joint_teacher_step_on_a_mixed_batch_is_identical(tmp_path):
+    a, b = _weights_after_two_steps(
+        make_joint_teacher(tmp_path)['config'],
+        lambda step: items(6, seed=step))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_distiller_step_is_identical(tmp_path):
+    """An MLFD distiller (student_inputs: raw pixels, the student's own
+    normaliser; the joint teacher online)."""
+    cfg = distiller_config(make_joint_teacher(tmp_path), None, tmp_path)
+    model = dict(cfg['model'], data_preprocessor=cfg['data_preprocessor'])
+
+    def batch(step):
+        out = items(4, seed=step)
+        for item in out:  # the student's dataset: 'shapes', 5 classes
+            item['data_samples'].set_metainfo(dict(dataset_idx=1,
+                                                   dataset_name='shapes'))
+        return out
+
+    a, b = _weights_after_two_steps(model, batch)
+    assert all(torch.equal(a[k], b[k]) for k in a)
