@@ -177,3 +177,60 @@ def test_cache_reads_mode_side_by_side(tmp_path, monkeypatch, capsys):
     for name, i in (('a', 4), ('b', 0), ('a', 1), ('b', 2)):
         assert np.array_equal(old.read(name, i, buf), reader.read(name, i))
     assert len(old._open) == 2
+
+
+def test_training_floor_figures_from_known_times():
+    from mlfd_mm.apis.benchmark import floor_variants
+    from mlfd_mm.apis.benchmark.training_floor import _Clock, floor_verdict
+
+    clock = _Clock()
+    # (wall, cpu) at each step's start and end: 2 warm-up iterations, then
+    # 2 timed ones of 10 samples each
+    clock.starts = [(0.0, 0.0), (1.0, 0.5), (2.5, 1.0), (4.0, 2.0)]
+    clock.ends = [(0.5, 0.4), (2.0, 0.9), (3.5, 1.8), (5.0, 2.6)]
+    figures = clock.summary(warmup_iters=2, samples=20)
+    assert figures['iterations'] == 2
+    assert figures['wall_s'] == pytest.approx(3.0)  # 2.0 -> 5.0
+    assert figures['cpu_s'] == pytest.approx(1.7)   # 0.9 -> 2.6
+    assert figures['wall_ms_per_sample'] == pytest.approx(150.0)
+    assert figures['cpu_ms_per_sample'] == pytest.approx(85.0)
+    assert figures['step_ms'] == pytest.approx(1000.0)  # 1.0 and 1.0
+    assert figures['between_steps_ms'] == pytest.approx(500.0)
+    with pytest.raises(RuntimeError, match='nothing to time'):
+        clock.summary(warmup_iters=4, samples=1)
+    assert floor_verdict(1.05) == 'target <= 1.05: met'
+    assert floor_verdict(1.14) == 'target <= 1.05: MISSED by 0.09'
+    assert floor_variants(['pseudo_collate']) == {
+        'project': {}, 'project_pseudo_collate': {
+            'train_dataloader.collate_fn': dict(type='pseudo_collate')}}
+
+
+@pytest.mark.slow
+def test_training_floor_mode(tiny_offline_root, tmp_path, monkeypatch):
+    """The tool's --training-floor on the tiny mnist set: the floor and the
+    project train the same samples; the ratios are the medians'."""
+    import importlib.util
+    monkeypatch.chdir(REPO)
+    spec = importlib.util.spec_from_file_location(
+        'benchmark_tool', osp.join(REPO, 'tools', 'benchmark.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = tmp_path / 'floor.json'
+    report = tool.main([
+        '--training-floor', '--floor-data-root',
+        osp.join(tiny_offline_root, 'mnist'), '--batch-size', '50',
+        '--floor-epochs', '2', '--floor-rounds', '1', '--out', str(out)])
+    assert json.loads(out.read_text())['variants'].keys() == \
+        report['variants'].keys() == {'plain_pytorch', 'project',
+                                      'project_pseudo_collate'}
+    for name, entry in report['variants'].items():
+        (row, ) = entry['rounds']
+        # 100 training images, batch 50: one timed epoch of 2 iterations
+        assert (row['iterations'], row['samples']) == (2, 100), name
+        assert positive(entry['wall_ms_per_sample'])
+        assert positive(entry['step_ms'])
+    floor = report['variants']['plain_pytorch']
+    project = report['variants']['project']
+    assert project['wall_ratio'] == pytest.approx(
+        project['wall_ms_per_sample'] / floor['wall_ms_per_sample'])
+    assert project['verdict'].startswith('target <= 1.05')

@@ -5,6 +5,7 @@ machines are noisy).
     python tools/benchmark.py                     # offline set, < 5 min
     python tools/benchmark.py --out work_dirs/benchmark/benchmark.json
     python tools/benchmark.py --cache-reads       # reads vs file count, ~1 min
+    python tools/benchmark.py --training-floor    # plain training vs PyTorch
 
 1. joint-teacher training step: teachers run online vs features from the
    cache (float16);
@@ -32,6 +33,13 @@ estimate of a process running only that variant).
 and peak RSS, at the demo's size and at T1's file count, side by side (two
 synthetic caches with tiny maps; see mlfd_mm/apis/benchmark/cache_reads.py).
 
+The run ends with the project's plain training (mmengine's Runner and the
+config's own loader, ``--floor-config``) against a hand-written PyTorch
+loop on the same model, data, batch and worker count (the floor): wall time
+per sample over whole epochs, alternated in forked children (see
+mlfd_mm/apis/benchmark/training_floor.py); ``--training-floor`` runs only
+that.
+
 Teachers whose checkpoint file is missing get random weights (timings do
 not depend on weights); the JSON says which. A small cache of the first
 ``--samples-per-dataset`` training samples of each dataset is built in a
@@ -43,7 +51,8 @@ import sys
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 from mlfd_mm.apis.benchmark import (format_cache_reads, format_report,  # noqa
-                                    run_benchmark, run_cache_reads)
+                                    format_training_floor, run_benchmark,
+                                    run_cache_reads, run_training_floor)
 
 
 def parse_args(argv=None):
@@ -80,6 +89,27 @@ def parse_args(argv=None):
     reads.add_argument('--with-old-layout', action='store_true', help=(
         'also read both caches as the previous layout did (one mmap per '
         'file; a tenth of the reads), for reference'))
+    floor = parser.add_argument_group(
+        'training floor', "the project's plain training against a "
+        'hand-written PyTorch loop (wall time per sample)')
+    floor.add_argument('--training-floor', action='store_true',
+                       help='only this measurement')
+    floor.add_argument('--skip-training-floor', action='store_true')
+    floor.add_argument(
+        '--floor-config', default='configs/teachers/offline_mnist_resnet18.py',
+        help='a plain ImageClassifier config trained with SGD')
+    floor.add_argument('--floor-data-root', default=None,
+                       help="the floor config's training data root "
+                       "(default: the config's)")
+    floor.add_argument('--floor-epochs', type=int, default=3,
+                       help='epochs per measurement, the first untimed')
+    floor.add_argument('--floor-rounds', type=int, default=3,
+                       help='measurements per variant, alternated')
+    floor.add_argument(
+        '--floor-collate', nargs='*', default=['pseudo_collate'],
+        metavar='TYPE', help="also the project's training with each of "
+        'these collate_fn types (default: the previous default, '
+        'pseudo_collate)')
     parser.add_argument('--out', default=None,
                         help='JSON report (default work_dirs/benchmark/'
                         'benchmark.json, or cache_reads.json)')
@@ -102,6 +132,18 @@ def main(argv=None):
     args = parse_args(argv)
     command = 'python tools/benchmark.py ' + ' '.join(
         argv if argv is not None else sys.argv[1:])
+    floor = dict(config=args.floor_config, data_root=args.floor_data_root,
+                 batch_size=args.batch_size, epochs=args.floor_epochs,
+                 rounds=args.floor_rounds, threads=args.threads,
+                 seed=args.seed)
+    if args.training_floor:
+        report = run_training_floor(
+            out=args.out or 'work_dirs/benchmark/training_floor.json',
+            command=command, collates=args.floor_collate, **floor)
+        print(format_training_floor(report))
+        return report
+    floor = None if args.skip_training_floor else dict(
+        floor, collates=args.floor_collate)
     if args.cache_reads:
         report = run_cache_reads(
             reads=args.reads, rounds=args.rounds, seed=args.seed,
@@ -117,7 +159,7 @@ def main(argv=None):
         data_roots=name_path_pairs(args.data_root, '--data-root'),
         batch_size=args.batch_size, steps=args.steps, warmup=args.warmup,
         samples_per_dataset=args.samples_per_dataset, threads=args.threads,
-        skip_rss=args.skip_rss, seed=args.seed, command=command,
+        skip_rss=args.skip_rss, seed=args.seed, command=command, floor=floor,
         out=args.out or 'work_dirs/benchmark/benchmark.json')
     print()
     print(format_report(report))

@@ -2,6 +2,8 @@
 verdicts against the targets, and the printed table."""
 import statistics
 
+from .training_floor import format_training_floor
+
 # Upper bounds on the CPU-time ratios that the feature cache is for.
 TARGETS = dict(joint_cached_vs_online=0.25, student_online_vs_plain=1.3,
                student_cached_vs_plain=1.1)
@@ -109,6 +111,8 @@ def format_report(report):
                   'over the child\'s start (MB): ' + ', '.join(
                       f'{k} {v["added_mb"]:.0f}'
                       for k, v in report['peak_rss_mb'].items())]
+    if 'training_floor' in report:
+        lines += ['', format_training_floor(report['training_floor'])]
     lines.append(f'\ntotal {report["elapsed_s"]:.0f} s; JSON: '
                  f'{report["settings"]["out"]}')
     return '\n'.join(lines)

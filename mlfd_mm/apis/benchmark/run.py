@@ -20,6 +20,7 @@ from ...datasets import MultiDatasetWrapper
 from .measures import (RSS_STEPS, build_cache, item_rate, peak_rss,
                        read_rate, rss_mb, time_variants)
 from .report import TARGETS, step_section, verdict
+from .training_floor import floor_variants, training_floor
 from .variants import Variants, joint_datasets, joint_model_cfg
 
 _JOINT_VARIANTS = ['joint_online', 'joint_cached', 'joint_cached_pooled']
@@ -101,7 +102,7 @@ def run_benchmark(joint_config='configs/mlfd/joint_offline.py',
                   teacher_checkpoints=None, data_roots=None, batch_size=64,
                   steps=10, warmup=2, samples_per_dataset=128, threads=1,
                   skip_rss=False, out='work_dirs/benchmark/benchmark.json',
-                  seed=0, command=None):
+                  seed=0, command=None, floor=None):
     """Benchmark the joint teacher and the MLFD student with and without the
     teacher-feature cache; write the report as JSON.
 
@@ -121,6 +122,9 @@ def run_benchmark(joint_config='configs/mlfd/joint_offline.py',
         out (str): the JSON report.
         seed (int): seeds weights and batches.
         command (str, optional): the command line, recorded in the report.
+        floor (dict, optional): also measure the project's plain training
+            against a hand-written loop: :func:`training_floor`'s options,
+            ``collates`` giving its variants (:func:`floor_variants`).
 
     Returns:
         dict: the report.
@@ -184,6 +188,12 @@ def run_benchmark(joint_config='configs/mlfd/joint_offline.py',
             'training steps')
         report['baseline_rss_mb'] = baseline_rss
         report['peak_rss_mb'] = {k: peak_rss(b) for k, b in builders.items()}
+    if floor is not None:
+        print('training floor: plain training against a hand-written '
+              'loop ...', flush=True)
+        floor = dict(floor)
+        report['training_floor'] = training_floor(
+            variants=floor_variants(floor.pop('collates', ())), **floor)
     shutil.rmtree(work, ignore_errors=True)
     report['elapsed_s'] = time.perf_counter() - started
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
