@@ -109,9 +109,9 @@ class MultiDatasetClassifier(BaseModel):
         dataset_idx = self.dataset_indices(data_samples)
         labels = self._labels(data_samples)
         feats = self.extract_feat(inputs, data_samples)
-        device = feats[-1].device
-        return self.head.loss(feats, labels.to(device),
-                              dataset_idx.to(device))
+        # Host tensors: the head checks and selects rows without waiting for
+        # the device.
+        return self.head.loss(feats, labels, dataset_idx)
 
     def predict(self, inputs: torch.Tensor, data_samples: Sequence) -> list:
         """Set ``pred_score`` / ``pred_label`` of each sample's own head and

@@ -433,7 +433,9 @@ class MLFDDistiller(BaseDistiller):
         """Stop counting; return this process's ``dict(top1, top5, total)``
         hit counts (None if counting was off)."""
         counts, self._teacher_accuracy = self._teacher_accuracy, None
-        return counts
+        # The hits stay on the device while counting (no wait per batch).
+        return None if counts is None else {
+            key: float(value) for key, value in counts.items()}
 
     @torch.no_grad()
     def _count_teacher_hits(self, inputs, data_samples):
@@ -449,8 +451,8 @@ class MLFDDistiller(BaseDistiller):
         logits = self._teacher_outputs(
             inputs, data_samples)['logits'][self.dataset_index]
         k = min(5, logits.size(-1))
-        topk = logits.topk(k, dim=-1).indices.cpu()
-        hits = topk == labels.view(-1, 1).cpu()
-        self._teacher_accuracy['top1'] += float(hits[:, 0].sum())
-        self._teacher_accuracy['top5'] += float(hits.any(dim=1).sum())
+        topk = logits.topk(k, dim=-1).indices
+        hits = topk == labels.to(topk.device, non_blocking=True).view(-1, 1)
+        self._teacher_accuracy['top1'] += hits[:, 0].sum()
+        self._teacher_accuracy['top5'] += hits.any(dim=1).sum()
         self._teacher_accuracy['total'] += float(len(labels))

@@ -112,8 +112,10 @@ class MultiDatasetClsHead(BaseModule):
 
         Args:
             logits (Sequence[Tensor]): Output of :meth:`forward`.
-            labels (Tensor): (B, ) class index within the sample's dataset.
-            dataset_idx (Tensor): (B, ) dataset index of each sample.
+            labels (Tensor): (B, ) class index within the sample's dataset,
+                on the host or the logits' device.
+            dataset_idx (Tensor): (B, ) dataset index of each sample; on the
+                host, nothing here waits for the device.
 
         Returns:
             dict: ``loss_<name>`` per dataset: the sum of its samples'
@@ -122,14 +124,20 @@ class MultiDatasetClsHead(BaseModule):
             dataset without samples in the batch gets an exact zero that
             still depends on its head (zero gradient, no NaN, DDP-safe).
         """
+        # Labels and dataset indices on the host (as MultiDatasetClassifier
+        # passes them) keep the checks and the row selection off the device:
+        # no host-device synchronisation in the step.
         self.check_labels(labels, dataset_idx)
         batch = max(labels.numel(), 1)
         losses = {}
         for i, (name, out) in enumerate(zip(self.dataset_names, logits)):
-            mask = dataset_idx == i
-            if mask.any():
+            rows = (dataset_idx == i).nonzero().flatten()
+            if rows.numel():
+                rows = rows.to(out.device, non_blocking=True)
+                own = labels.to(out.device, non_blocking=True)
                 loss = F.cross_entropy(
-                    out[mask], labels[mask], reduction='sum',
+                    out.index_select(0, rows), own.index_select(0, rows),
+                    reduction='sum',
                     label_smoothing=self.label_smoothing) / batch
             else:
                 loss = out.sum() * 0.0
