@@ -17,6 +17,7 @@ from conftest import (MEAN, REPO, STD, image_folder_loader, narrow_resnet,
 from mlfd_mm.apis.export import export_student
 from mlfd_mm.config import auto_checkpoint
 from mlfd_mm.models.distillers import AMTMLDistiller
+from mlfd_mm.models.distillers.teacher_weights_hook import read_weight_log
 from mlfd_mm.models.losses import KDLoss, RKDLoss
 
 # Student: ResNet-18 with 4/8/16/32 channels at 8/4/2/1 px (32 px input).
@@ -93,16 +94,37 @@ def test_weights_sum_to_one_per_instance_and_follow_the_input(teachers):
     # per instance: different images, different weights
     assert (mu - mu.mean(0)).abs().max() > 1e-3
 
-    # mu = softmax_k((beta * theta_k) @ W), beta the max-pooled deepest map
-    deepest = distiller.student_side.features[3]
-    beta = deepest.amax(dim=(2, 3))
-    alpha = torch.stack([(beta * theta) @ distiller.latent_weight[:, 0]
-                         for theta in distiller.teacher_latents], dim=1)
-    torch.testing.assert_close(mu, alpha.softmax(-1))
     # the same image gives the same weights whatever else is in the batch
     with torch.no_grad():
         alone = distiller(inputs[2:3], mode='tensor')['teacher_weights']
     torch.testing.assert_close(alone[0], mu[2])
+
+
+@pytest.mark.parametrize('beta_pool', ['avg', 'max'])
+def test_weights_follow_the_pooled_deepest_map(teachers, beta_pool):
+    """mu = softmax_k((beta * theta_k) @ W), beta the deepest map pooled
+    over space: averaged by default, as the released code's ResNet students
+    hand it over, or max-pooled. 64 px input: a 2x2 deepest map, where the
+    two differ."""
+    distiller = build(teachers, beta_pool=beta_pool).eval()
+    torch.manual_seed(3)
+    inputs = torch.rand(3, 3, 64, 64) * 255
+    with torch.no_grad():
+        mu = distiller(inputs, mode='tensor')['teacher_weights']
+    deepest = distiller.student_side.features[3]
+    assert deepest.shape[-2:] == (2, 2)
+
+    def weights(beta):
+        alpha = torch.stack([(beta * theta) @ distiller.latent_weight[:, 0]
+                             for theta in distiller.teacher_latents], dim=1)
+        return alpha.softmax(-1)
+
+    pooled = dict(avg=deepest.mean(dim=(2, 3)), max=deepest.amax(dim=(2, 3)))
+    torch.testing.assert_close(mu, weights(pooled[beta_pool]))
+    other = 'max' if beta_pool == 'avg' else 'avg'
+    assert (mu - weights(pooled[other])).abs().max() > 1e-4
+    with pytest.raises(ValueError, match="beta_pool must be one of"):
+        build(teachers, beta_pool='sum')
 
 
 def test_latent_dim_projects_beta(teachers):
@@ -124,15 +146,15 @@ def test_loss_terms_match_their_definitions(teachers, batch):
     losses = distiller(inputs, samples, mode='loss')
     assert sorted(losses) == [
         'loss_ce', 'loss_hint_cifar_s0', 'loss_hint_narrow_s3',
-        'loss_hint_wide_s2', 'loss_kd', 'loss_latent_l2', 'loss_rkd',
-        'mu_cifar', 'mu_narrow', 'mu_wide']
+        'loss_hint_wide_s2', 'loss_kd', 'loss_latent_l2', 'loss_rkd']
     logits = distiller.student_side.logits
     feats = dict(distiller.student_side.features)
     mu = distiller.teacher_weights(feats[3], 4)
-    for k, name in enumerate(['cifar', 'wide', 'narrow']):
-        assert losses[f'mu_{name}'].item() == pytest.approx(
-            mu[:, k].mean().item(), rel=1e-5)
-        assert not losses[f'mu_{name}'].requires_grad
+    # the batch's weights are summed for the epoch's log, not logged per step
+    sums = distiller.pop_weight_sums()
+    torch.testing.assert_close(sums.float(), torch.stack(
+        [mu.sum(0), mu.pow(2).sum(0), torch.full((3, ), 4.)]).detach())
+    assert distiller.pop_weight_sums() is None
 
     # the integrated target mixes the stock teachers' softened outputs
     probs = torch.stack([
@@ -143,9 +165,14 @@ def test_loss_terms_match_their_definitions(teachers, batch):
         distiller.integrated_target(
             [stock_teacher_logits(s, inputs) for s in teachers],
             mu.detach()), target)
-    expected_kd = 1.4 * KDLoss(temperature=4.0)(logits, target_probs=target)
+    # released nn.KLDivLoss(): the mean over instances and the 5 classes
+    expected_kd = 1.4 * KDLoss(temperature=4.0)(logits,
+                                                target_probs=target) / 5
     assert losses['loss_kd'].item() == pytest.approx(expected_kd.item(),
                                                      rel=1e-4)
+    batchmean = build(teachers, temperature=4.0, kd_reduction='batchmean')
+    assert batchmean(inputs, samples, mode='loss')['loss_kd'].item() == \
+        pytest.approx(5 * expected_kd.item(), rel=1e-4)
     expected_ce = 0.3 * F.cross_entropy(logits, torch.tensor(labels))
     assert losses['loss_ce'].item() == pytest.approx(expected_ce.item(),
                                                      rel=1e-5)
@@ -158,17 +185,19 @@ def test_loss_terms_match_their_definitions(teachers, batch):
     assert losses['loss_latent_l2'].item() == pytest.approx(
         expected_l2.item(), rel=1e-5)
 
-    # hints: 1x1 conv on the L2-normalised student map, MSE against the
-    # teacher's map at its hint stage; weight 1 shared by the 3 hints
+    # hints (the released FitNet): 1x1 conv, no BN, on the L2-normalised
+    # student map; MSE against the teacher's map at its hint stage,
+    # L2-normalised over channels; weight 1 each (summed)
     for (k, _, stage), connector in zip(distiller.hints,
                                         distiller.connectors):
         name = distiller.teacher_names[k]
-        assert connector.l2_normalize and connector.project is not None
+        assert connector.l2_normalize
+        assert [type(m) for m in connector.project] == [torch.nn.Conv2d]
         teacher = distiller.teachers[k]
         assert teacher.levels == [HINTS[name]['teacher_stage']]
-        target_map = teacher(inputs)[0]
+        target_map = F.normalize(teacher(inputs)[0], dim=1)
         mapped = connector(feats[stage], target_map.shape[-2:])
-        expected = F.mse_loss(mapped, target_map) / 3
+        expected = F.mse_loss(mapped, target_map)
         assert losses[f'loss_hint_{name}_s{stage}'].item() == pytest.approx(
             expected.item(), rel=1e-5)
 
@@ -217,13 +246,15 @@ def test_equal_weights_variant(teachers, batch):
     assert not any('latent' in n for n in names)
     losses = distiller(inputs, samples, mode='loss')
     assert 'loss_latent_l2' not in losses
-    for name in ('cifar', 'wide', 'narrow'):
-        assert losses[f'mu_{name}'].item() == pytest.approx(1 / 3)
+    sums = distiller.pop_weight_sums()
+    torch.testing.assert_close(sums[0] / sums[2], torch.full(
+        (3, ), 1 / 3, dtype=torch.float64))
     logits = distiller.student_side.logits
     target = torch.stack([
         F.softmax(stock_teacher_logits(spec, inputs) / 5.0, dim=-1)
         for spec in teachers]).mean(0)
-    expected = 1.4 * KDLoss(temperature=5.0)(logits, target_probs=target)
+    expected = 1.4 * KDLoss(temperature=5.0)(logits,
+                                             target_probs=target) / 5
     assert losses['loss_kd'].item() == pytest.approx(expected.item(),
                                                      rel=1e-4)
     with torch.no_grad():
@@ -376,7 +407,8 @@ def test_runner_trains_weights_and_logs_them(teachers, tmp_path):
         default_hooks=dict(logger=dict(type='LoggerHook', interval=1),
                            checkpoint=dict(type='CheckpointHook',
                                            interval=1)),
-        custom_hooks=[dict(type='JointTeacherAccuracyHook')],
+        custom_hooks=[dict(type='JointTeacherAccuracyHook'),
+                      dict(type='TeacherWeightsHook')],
         randomness=dict(seed=0), log_level='WARNING'))
     runner = Runner.from_cfg(cfg)
     teachers_before = state_copy(runner.model.teachers)
@@ -386,11 +418,20 @@ def test_runner_trains_weights_and_logs_them(teachers, tmp_path):
     assert not torch.equal(model.teacher_latents, latents_before)
     for key, value in state_copy(model.teachers).items():
         assert torch.equal(value, teachers_before[key]), key
-    scalars = runner.message_hub.log_scalars
-    weights = [scalars[f'train/mu_{n}'].current()
-               for n in ('cifar', 'wide', 'narrow')]
-    assert sum(weights) == pytest.approx(1., abs=1e-5)
-    assert 'val/accuracy/top1' in scalars
+    # one entry per epoch: mean and spread of mu over the 10 images
+    log = read_weight_log(osp.join(str(tmp_path / 'work'),
+                                   'teacher_weights.json'))
+    assert log['teachers'] == ['cifar', 'wide', 'narrow']
+    [entry] = log['epochs']
+    assert entry['epoch'] == 1 and entry['instances'] == 10
+    assert sum(entry['mean']) == pytest.approx(1., abs=1e-6)
+    assert all(0 < s < 0.5 for s in entry['std'])
+    # and the report's per-epoch curves read them from scalars.json
+    from mlfd_mm.report.run_reader import epoch_curves, read_scalars
+    _, train = epoch_curves(read_scalars(str(tmp_path / 'work')))
+    assert [train[f'mu_{n}'][1] for n in log['teachers']] == pytest.approx(
+        entry['mean'])
+    assert 'val/accuracy/top1' in runner.message_hub.log_scalars
     assert osp.isfile(osp.join(str(tmp_path / 'work'), 'epoch_1.pth'))
 
 
@@ -548,3 +589,72 @@ def test_pipeline_config_wiring(monkeypatch):
     set_student_teachers(cfg, done)
     assert [t.checkpoint for t in cfg.model.teachers] == [
         '/runs/seresnext/best.pth']
+
+
+# ----------------------------------------------------------------------
+# issue #15: the quarter-width ResNet-18 student and its baselines
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize('stem,adaptive,teachers_,num_hints,l2', [
+    ('amtml_fashion_w4', True, ['resnet18', 'tinynet', 'seresnext'], 3, .1),
+    ('amtml_fashion_w4_no_l2', True, ['resnet18', 'tinynet', 'seresnext'],
+     3, 0.),
+    ('mtkd_fashion_w4_equal', False, ['resnet18', 'tinynet', 'seresnext'],
+     0, .1),
+    ('kd_fashion_w4_seresnext', False, ['seresnext'], 0, .1),
+])
+def test_w4_student_configs(stem, adaptive, teachers_, num_hints, l2):
+    cfg, distiller = _build_from_config(stem)
+    assert distiller.teacher_names == teachers_
+    assert (distiller.teacher_latents is not None) == adaptive
+    assert distiller.loss_weights['latent_l2'] == l2
+    assert distiller.temperature == 5.0 and distiller.kd_reduction == 'mean'
+    assert distiller.beta_pool == 'avg'
+    assert len(distiller.connectors) == num_hints
+    if num_hints:
+        # one student stage per teacher, same size: 16, 8 and 4 px
+        assert distiller.hints == [(0, 0, 1), (1, 0, 2), (2, 0, 3)]
+        assert [t.spatial_sizes[0] for t in distiller.teachers] == [
+            (16, 16), (8, 8), (4, 4)]
+    # theta and W: no weight decay, the latent L2 term only
+    custom = cfg.optim_wrapper.paramwise_cfg.custom_keys
+    assert custom.teacher_latents.decay_mult == 0.
+    assert custom.latent_weight.decay_mult == 0.
+    assert dict(type='TeacherWeightsHook') in cfg.custom_hooks
+    # the student: the stock quarter-width ResNet-18 (4..32 channels)
+    student_cfg = Config.fromfile(_in_repo(cfg.model.student))
+    assert student_cfg.model.backbone.base_channels == 4
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        stock = MODELS.build(student_cfg.model)
+    stock.load_state_dict(distiller.student.state_dict(), strict=True)
+    assert sum(p.numel() for p in stock.parameters()) < 50_000
+    torch.manual_seed(0)
+    inputs = torch.rand(2, 3, 32, 32) * 255
+    samples = [DataSample().set_gt_label(k) for k in (1, 7)]
+    losses = distiller(inputs, samples, mode='loss')
+    assert len([k for k in losses if k.startswith('loss_hint')]) == num_hints
+    assert all(torch.isfinite(v) for v in losses.values())
+
+
+def test_w4_pipeline_wiring(monkeypatch):
+    from mlfd_mm.apis import set_student_teachers
+    monkeypatch.chdir(REPO)
+    pipe = Config.fromfile('configs/pipelines/amtml_fashion_w4.py')
+    paths = [*pipe.teachers.values(), pipe.joint_teacher,
+             *pipe.students.values()]
+    assert all(osp.isfile(p) for p in paths), paths
+    keys = {f'teachers/{n}' for n in pipe.teachers} | {'joint'} | {
+        f'students/{n}' for n in pipe.students}
+    assert [key for _, key in pipe.table] and \
+        {key for _, key in pipe.table} <= keys
+    assert pipe.baseline == 'teachers/student'
+    done = {f'teachers/{n}': dict(checkpoint=f'/runs/{n}/best.pth',
+                                  config=f'/runs/{n}/config.py')
+            for n in pipe.teachers}
+    for name in ('equal', 'amtml', 'amtml_no_l2', 'kd_seresnext'):
+        cfg = Config.fromfile(pipe.students[name])
+        set_student_teachers(cfg, done)
+        assert all(t.checkpoint == f'/runs/{t.name}/best.pth'
+                   for t in cfg.model.teachers)
+    mlfd = Config.fromfile(pipe.students.mlfd)
+    assert _in_repo(mlfd.model.student) == _in_repo(pipe.teachers.student)
+    assert list(mlfd.model.distill) == [(1, 'l1'), (2, 'l2'), (3, 'l3')]

@@ -12,5 +12,6 @@ model = dict(
     hints=dict(_delete_=True),
     adaptive=False,
     temperature=2.0,
+    kd_reduction='batchmean',  # KDLoss's, as the MLFD students
     loss_weights=dict(kd=0.6, ce=1.0, rkd=0., hint=0., latent_l2=0.),
 )

@@ -16,3 +16,6 @@ model = dict(
     loss_weights=dict(kd=1.4, ce=0.3, rkd=1.0, hint=1.0, latent_l2=0.1),
     temperature=5.0,
 )
+# Per-epoch mean and spread of each teacher's weight mu, logged and written
+# to <work_dir>/teacher_weights.json (read by tools/teacher_weights.py).
+custom_hooks = [dict(type='TeacherWeightsHook')]

@@ -6,10 +6,11 @@ from .mlfd import MLFDDistiller
 from .student import (DistilledStudent, raw_data_preprocessor,
                       resolve_student_config, student_data_preprocessor)
 from .teacher_accuracy_hook import JointTeacherAccuracyHook
+from .teacher_weights_hook import TeacherWeightsHook
 
 __all__ = [
     'AMTMLDistiller', 'BaseDistiller', 'DistilledStudent',
     'JointTeacherAccuracyHook', 'MLFDDistiller', 'check_loss_weights',
     'raw_data_preprocessor', 'resolve_student_config',
-    'student_data_preprocessor'
+    'student_data_preprocessor', 'TeacherWeightsHook'
 ]

@@ -21,10 +21,17 @@ from .base import BaseDistiller
 from .hints import check_hints, check_teacher_specs, hinted_stages
 
 # Released defaults, with alpha = 0.7: kd = 2 * alpha, ce = 1 - alpha, the
-# two RKD terms added with weight 1, an L2 penalty of 0.1 on W and the
-# theta_k. The hint weight is shared by the hints, as MLFDDistiller's
-# feature weight is shared by its pairs.
+# two RKD terms added with weight 1, each FitNet hint added with weight 1,
+# an L2 penalty of 0.1 on W and the theta_k.
 DEFAULT_LOSS_WEIGHTS = dict(kd=1.4, ce=0.3, rkd=1.0, hint=1.0, latent_l2=0.1)
+# How beta is pooled from the student's deepest map: 'avg' as released (its
+# ResNet students hand the adapter their average-pooled last stage; the
+# adapter's max pool then covers a 1x1 map), 'max' as the paper writes.
+BETA_POOLS = ('avg', 'max')
+# How the KD term averages KL(target || student): 'mean' over instances and
+# classes as released (nn.KLDivLoss() of PyTorch >= 0.4.1), or 'batchmean'
+# over instances only (KDLoss, MLFD's students).
+KD_REDUCTIONS = ('mean', 'batchmean')
 
 
 @MODELS.register_module()
@@ -34,7 +41,8 @@ class AMTMLDistiller(BaseDistiller):
     **Integrated soft target.** Each teacher k has a learnable latent vector
     ``theta_k`` (``teacher_latents[k]``, dimension d) and all share
     ``W`` (``latent_weight``, d x 1). For an instance, ``beta`` is the
-    student's deepest feature map, max-pooled over space (and segments),
+    student's deepest feature map, pooled over space (``beta_pool``:
+    average by default, as in the released code; or max) and over segments,
     projected to d by a linear map when its width is not d; then
     ``alpha_k = (beta * theta_k) @ W``, ``mu = softmax_k(alpha)`` and the
     target is ``sum_k mu_k softmax(z_k / T)`` with ``z_k`` the logits of
@@ -45,23 +53,31 @@ class AMTMLDistiller(BaseDistiller):
 
     **Losses**, each logged under its own name:
 
-    - ``loss_kd = kd * T^2 * KL(target || softmax(student / T))`` (batch
-      mean), the value of :class:`KDLoss` with ``target_probs``; computed
-      here with ``F.kl_div`` because :class:`KDLoss` detaches its target,
-      and this target must pass gradients to the teacher weights;
+    - ``loss_kd = kd * T^2 * KL(target || softmax(student / T)) / C``: the
+      KL divergence averaged over instances and the C classes, as the
+      released ``nn.KLDivLoss()`` (reduction ``'mean'``) gives it, i.e.
+      :class:`KDLoss`'s batch mean divided by C (without the ``/ C`` with
+      ``kd_reduction='batchmean'``); computed here with
+      ``F.kl_div`` because :class:`KDLoss` detaches its target, and this
+      target must pass gradients to the teacher weights;
     - ``loss_ce = ce *`` the student head's own loss;
     - ``loss_rkd = rkd *`` :class:`RKDLoss` (distance + angle) between the
       student's logits and the integrated target (a fixed target there);
-    - ``loss_hint_<teacher>_s<stage>``: ``hint / number of hints *`` MSE
-      between a FitNet connector (1x1 conv on the L2-normalised student map,
+    - ``loss_hint_<teacher>_s<stage>``: ``hint *`` MSE between a FitNet
+      connector (1x1 conv, no BN, on the L2-normalised student map,
       :class:`FeatureConnector`) of student stage ``g(j)`` and teacher j's
-      map at its hint stage;
+      map at its hint stage, L2-normalised over channels (the released
+      FitNet normalises both sides); each hint has the full weight, as
+      released (they are summed);
     - ``loss_latent_l2 = latent_l2 * (||W||^2 + sum_k ||theta_k||^2)``.
 
     The defaults are the authors' released ones (alpha = 0.7: kd = 2 alpha,
-    ce = 1 - alpha; T = 5; L2 weight 0.1). The mean weight of each teacher
-    over the batch is logged as ``mu_<teacher>`` (not a loss), and
-    ``tensor`` mode returns the per-instance weights.
+    ce = 1 - alpha; T = 5; L2 weight 0.1). The weights of the training
+    instances are summed on the device as they come (no per-step sync);
+    :class:`TeacherWeightsHook` reads them once per epoch
+    (:meth:`pop_weight_sums`), and ``tensor`` mode returns the
+    per-instance weights. README "AMTML-KD against MLFD on one label
+    space" lists every difference from the released code.
 
     **Label spaces.** Soft targets (``kd``, ``rkd``) mix the teachers'
     class distributions, which is only defined when every teacher and the
@@ -99,6 +115,12 @@ class AMTMLDistiller(BaseDistiller):
         latent_dim (int, optional): d, the width of ``theta_k`` and ``W``.
             Defaults to the channels of the student's deepest stage (no
             projection of ``beta``).
+        beta_pool (str): ``'avg'`` (released) or ``'max'``: how ``beta``
+            pools the student's deepest map over space. Defaults to
+            ``'avg'``.
+        kd_reduction (str): ``'mean'`` (released: over instances and
+            classes) or ``'batchmean'`` (over instances, as
+            :class:`KDLoss`). Defaults to ``'mean'``.
         loss_weights (dict): Weights of ``kd``, ``ce``, ``rkd``, ``hint``
             and ``latent_l2``. Defaults to ``DEFAULT_LOSS_WEIGHTS``.
         temperature (float): T of the soft targets. Defaults to 5.0.
@@ -107,7 +129,8 @@ class AMTMLDistiller(BaseDistiller):
             adds the two terms unweighted).
         connector (dict, optional): Arguments of every hint
             :class:`FeatureConnector`. Defaults to ``dict(always_project=True,
-            l2_normalize=True)``.
+            l2_normalize=True, with_norm=False)`` (the released FitNet
+            regressor).
         data_preprocessor (dict, optional): See :class:`BaseDistiller`.
         init_cfg (dict, optional): Never reaches the teachers.
     """
@@ -121,6 +144,8 @@ class AMTMLDistiller(BaseDistiller):
                  hints: Optional[dict] = None,
                  adaptive: bool = True,
                  latent_dim: Optional[int] = None,
+                 beta_pool: str = 'avg',
+                 kd_reduction: str = 'mean',
                  loss_weights: Optional[dict] = None,
                  temperature: float = 5.0,
                  rkd: Optional[dict] = None,
@@ -134,6 +159,14 @@ class AMTMLDistiller(BaseDistiller):
             raise ValueError(
                 f'AMTMLDistiller: temperature must be > 0, got {temperature}')
         self.temperature = float(temperature)
+        if beta_pool not in BETA_POOLS:
+            raise ValueError(f'AMTMLDistiller: beta_pool must be one of '
+                             f'{BETA_POOLS}, got {beta_pool!r}')
+        self.beta_pool = beta_pool
+        if kd_reduction not in KD_REDUCTIONS:
+            raise ValueError(f'AMTMLDistiller: kd_reduction must be one of '
+                             f'{KD_REDUCTIONS}, got {kd_reduction!r}')
+        self.kd_reduction = kd_reduction
         self.adaptive = bool(adaptive)
         self.use_soft_targets = (self.loss_weights['kd'] > 0
                                  or self.loss_weights['rkd'] > 0)
@@ -158,7 +191,8 @@ class AMTMLDistiller(BaseDistiller):
             position = self.teachers[k].levels.index(spec['teacher_stage'])
             self.hints.append((k, position, spec['student_stage']))
         if self.loss_weights['hint'] > 0 and self.hints:
-            connector_cfg = dict(always_project=True, l2_normalize=True)
+            connector_cfg = dict(always_project=True, l2_normalize=True,
+                                 with_norm=False)
             connector_cfg.update(connector or {})
             self.connectors = build_connectors(
                 [(stage_channels[s], self.teachers[k].out_channels[p])
@@ -171,6 +205,8 @@ class AMTMLDistiller(BaseDistiller):
                                                angle_weight=1.)))
         self._build_teacher_weighting(stage_channels[self.beta_stage],
                                       latent_dim)
+        # (3, num_teachers) on the device: sum of mu, sum of mu^2, count
+        self._weight_sums: Optional[torch.Tensor] = None
 
     # ------------------------------------------------------------------
     # construction
@@ -265,8 +301,12 @@ class AMTMLDistiller(BaseDistiller):
         if self.teacher_latents is None:
             return student_feature.new_full((num_samples, num_teachers),
                                             1. / num_teachers)
-        beta = student_feature.amax(dim=(-2, -1))
-        beta = beta.view(num_samples, -1, beta.size(-1)).amax(dim=1)
+        if self.beta_pool == 'avg':
+            beta = student_feature.mean(dim=(-2, -1))
+            beta = beta.view(num_samples, -1, beta.size(-1)).mean(dim=1)
+        else:
+            beta = student_feature.amax(dim=(-2, -1))
+            beta = beta.view(num_samples, -1, beta.size(-1)).amax(dim=1)
         if self.beta_projection is not None:
             beta = self.beta_projection(beta)
         scores = (beta.unsqueeze(1) * self.teacher_latents) @ \
@@ -305,6 +345,29 @@ class AMTMLDistiller(BaseDistiller):
              for z in teacher_logits], dim=1)
         return (weights.unsqueeze(-1) * probs).sum(dim=1)
 
+    @torch.no_grad()
+    def _add_weight_sums(self, weights: torch.Tensor):
+        """Add a batch's teacher weights (N, K) to the running sums,
+        without leaving the device."""
+        sums = torch.stack([weights.sum(0), weights.pow(2).sum(0),
+                            torch.full_like(weights[0], weights.size(0))])
+        if self._weight_sums is None or \
+                self._weight_sums.device != sums.device:
+            self._weight_sums = torch.zeros_like(sums, dtype=torch.float64)
+        self._weight_sums += sums.double()
+
+    def pop_weight_sums(self) -> Optional[torch.Tensor]:
+        """The teacher weights of the training instances since the last
+        call, and start again.
+
+        Returns:
+            Tensor | None: (3, num_teachers) float64 on the model's device:
+            the sum of mu, the sum of mu^2 and the number of instances, per
+            teacher; None when no training batch with soft targets ran.
+        """
+        sums, self._weight_sums = self._weight_sums, None
+        return sums
+
     def loss(self, inputs: torch.Tensor,
              data_samples: list) -> Dict[str, torch.Tensor]:
         """Student losses.
@@ -316,7 +379,7 @@ class AMTMLDistiller(BaseDistiller):
         Returns:
             dict: ``loss_ce`` (and any non-loss entry of the student head),
             ``loss_kd``, ``loss_rkd``, ``loss_hint_<teacher>_s<stage>``,
-            ``loss_latent_l2``, and ``mu_<teacher>`` (mean weight, logged).
+            ``loss_latent_l2``.
         """
         weights = self.loss_weights
         student_losses, logits, feats = self.student_side.run(
@@ -335,8 +398,10 @@ class AMTMLDistiller(BaseDistiller):
             if weights['kd'] > 0:
                 # KDLoss would detach the target; mu must learn from it.
                 log_student = F.log_softmax(logits / self.temperature, -1)
-                losses['loss_kd'] = weights['kd'] * self.temperature**2 * \
-                    F.kl_div(log_student, target, reduction='batchmean')
+                kd = F.kl_div(log_student, target, reduction='batchmean')
+                if self.kd_reduction == 'mean':
+                    kd = kd / logits.size(-1)  # and over classes, released
+                losses['loss_kd'] = weights['kd'] * self.temperature**2 * kd
             if weights['rkd'] > 0:
                 losses['loss_rkd'] = weights['rkd'] * self.rkd_loss(
                     logits, target)
@@ -344,16 +409,17 @@ class AMTMLDistiller(BaseDistiller):
                 losses['loss_latent_l2'] = weights['latent_l2'] * (
                     self.latent_weight.pow(2).sum() +
                     self.teacher_latents.pow(2).sum())
-            for k, name in enumerate(self.teacher_names):
-                losses[f'mu_{name}'] = mu[:, k].mean().detach()
+            if self.training:
+                self._add_weight_sums(mu)
 
         if use_hints:
-            per_hint = weights['hint'] / len(self.hints)
             for (k, position, stage), connector in zip(self.hints,
                                                        self.connectors):
                 name = self.teacher_names[k]
+                target_map = F.normalize(teacher_out[k][0][position], p=2,
+                                         dim=1)
                 losses[f'loss_hint_{name}_s{stage}'] = \
-                    per_hint * self._feature_term(
-                        connector, feats[stage], teacher_out[k][0][position],
-                        stage, f'teacher {name!r}')
+                    weights['hint'] * self._feature_term(
+                        connector, feats[stage], target_map, stage,
+                        f'teacher {name!r}')
         return losses
