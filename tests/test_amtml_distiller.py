@@ -18,6 +18,9 @@ from mlfd_mm.apis.export import export_student
 from mlfd_mm.config import auto_checkpoint
 from mlfd_mm.models.distillers import AMTMLDistiller
 from mlfd_mm.models.distillers.teacher_weights_hook import read_weight_log
+from mlfd_mm.report.teacher_weights import (format_teacher_weight_evidence,
+                                            teacher_weight_evidence,
+                                            weight_statistics)
 from mlfd_mm.models.losses import KDLoss, RKDLoss
 
 # Student: ResNet-18 with 4/8/16/32 channels at 8/4/2/1 px (32 px input).
@@ -135,6 +138,31 @@ def test_latent_dim_projects_beta(teachers):
     plain = build(teachers)
     assert plain.teacher_latents.shape == (3, 32)  # the student's width
     assert plain.beta_projection is None
+
+
+def test_weight_statistics_against_correctness():
+    """mu against the teachers' correctness: 4 instances, 2 teachers."""
+    weights = torch.tensor([[.9, .1], [.2, .8], [.6, .4], [.5, .5]])
+    correct = torch.tensor([[1, 0], [0, 1], [0, 1], [1, 1]]).bool()
+    stats = weight_statistics(weights, correct)
+    assert stats['mean'] == pytest.approx([.55, .45])
+    assert stats['std'][0] == pytest.approx(
+        torch.tensor([.9, .2, .6, .5]).std(unbiased=False).item())
+    assert stats['accuracy'] == pytest.approx([50., 75.])
+    # teacher 0: mu .9/.5 where right, .2/.6 where wrong
+    assert stats['corr'][0] == pytest.approx(0.6)  # .3 / (.5 * 1)
+    # highest mu: teacher 0, 1, 0, 0 (tie: the first) -> right, right,
+    # wrong, right; a random teacher: (1/2 + 1/2 + 1/2 + 1) / 4
+    assert stats['top_mu_correct'] == pytest.approx(75.)
+    assert stats['chance'] == pytest.approx(62.5)
+    assert stats['oracle'] == 100. and stats['best_teacher'] == 75.
+    assert stats['disagree'] == 3
+    assert stats['top_mu_correct_disagree'] == pytest.approx(200 / 3)
+    assert stats['chance_disagree'] == pytest.approx(50.)
+    uniform = weight_statistics(torch.full((4, 2), .5), correct)
+    assert uniform['corr'] == [None, None] and uniform['std'] == [0., 0.]
+    with pytest.raises(ValueError, match='must both be'):
+        weight_statistics(weights, correct[:, :1])
 
 
 # ----------------------------------------------------------------------
@@ -432,6 +460,21 @@ def test_runner_trains_weights_and_logs_them(teachers, tmp_path):
     assert [train[f'mu_{n}'][1] for n in log['teachers']] == pytest.approx(
         entry['mean'])
     assert 'val/accuracy/top1' in runner.message_hub.log_scalars
+
+    # tools/teacher_weights.py on the finished run (val split: 10 images)
+    config = str(tmp_path / 'amtml_run.py')
+    cfg.dump(config)
+    result = teacher_weight_evidence(
+        config, osp.join(str(tmp_path / 'work'), 'epoch_1.pth'), 'val')
+    assert result['teachers'] == ['cifar', 'wide', 'narrow']
+    assert result['instances'] == 10 and result['epochs'] == log['epochs']
+    assert sum(result['mean']) == pytest.approx(1.)
+    text = format_teacher_weight_evidence(result)
+    assert '| wide |' in text and 'mean mu per training epoch' in text
+    plain = tmp_path / 'plain.py'
+    plain.write_text("model = dict(type='ImageClassifier')\n")
+    with pytest.raises(ValueError, match='not AMTMLDistiller'):
+        teacher_weight_evidence(str(plain), 'x.pth')
     assert osp.isfile(osp.join(str(tmp_path / 'work'), 'epoch_1.pth'))
 
 
