@@ -71,12 +71,17 @@ class MultiDatasetClassifier(BaseModel):
 
     @staticmethod
     def _labels(data_samples: Sequence) -> torch.Tensor:
-        labels = []
-        for sample in data_samples:
-            label = sample.gt_label
-            labels.append(int(label.reshape(-1)[0]) if isinstance(
-                label, torch.Tensor) else int(label))
-        return torch.tensor(labels, dtype=torch.long)
+        """(B, ) labels: on the host from host labels; where the data
+        preprocessor has put them on a GPU, gathered there (reading each one
+        back would make the host wait for the device once per sample)."""
+        labels = [sample.gt_label for sample in data_samples]
+        on_device = [lb for lb in labels if isinstance(lb, torch.Tensor)
+                     and lb.device.type != 'cpu']
+        if on_device and len(on_device) == len(labels):
+            return torch.cat([lb.reshape(-1)[:1] for lb in labels]).long()
+        return torch.tensor(
+            [int(lb.reshape(-1)[0]) if isinstance(lb, torch.Tensor) else
+             int(lb) for lb in labels], dtype=torch.long)
 
     # ------------------------------------------------------------------
     # modes

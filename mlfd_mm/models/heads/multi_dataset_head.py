@@ -95,15 +95,22 @@ class MultiDatasetClsHead(BaseModule):
         return tuple(logits)
 
     def check_labels(self, labels: torch.Tensor, dataset_idx: torch.Tensor):
-        """Raise if a label is outside its dataset's head."""
-        for i, (name, k) in enumerate(zip(self.dataset_names,
-                                          self.num_classes)):
-            own = labels[dataset_idx == i]
-            bad = own[(own < 0) | (own >= k)]
-            if bad.numel():
-                raise ValueError(
-                    f'label {int(bad[0])} of dataset {name!r} is outside its '
-                    f'head (num_classes={k}, valid labels 0..{k - 1})')
+        """Raise if a label is outside its dataset's head.
+
+        One comparison over the batch: with labels on a GPU this waits for
+        the device once (``any``), not once per dataset.
+        """
+        limits = torch.tensor(self.num_classes,
+                              device=dataset_idx.device)[dataset_idx]
+        limits = limits.to(labels.device, non_blocking=True)
+        bad = (labels < 0) | (labels >= limits)
+        if bad.any():
+            first = int(bad.nonzero()[0])
+            i = int(dataset_idx[first])
+            name, k = self.dataset_names[i], self.num_classes[i]
+            raise ValueError(
+                f'label {int(labels[first])} of dataset {name!r} is outside '
+                f'its head (num_classes={k}, valid labels 0..{k - 1})')
 
     def loss_by_dataset(self, logits: Sequence[torch.Tensor],
                         labels: torch.Tensor,
