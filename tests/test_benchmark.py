@@ -74,7 +74,13 @@ def test_benchmark_report(tiny_offline_root, tmp_path, monkeypatch):
     assert student['dataset'] == 'mnist'
     assert set(student['variants']) == {'student_plain', 'student_online',
                                         'student_cached',
-                                        'student_cached_pooled'}
+                                        'student_cached_pooled',
+                                        'student_joint_output_float16',
+                                        'student_joint_output_float32'}
+    assert student['ratio_joint_output_float16_vs_plain'] == pytest.approx(
+        student['variants']['student_joint_output_float16']['ratio'])
+    assert student['verdict_joint_output'] == verdict(
+        student['ratio_joint_output_float16_vs_plain'], 1.1)
     assert student['ratio_online_vs_plain'] == pytest.approx(
         student['variants']['student_online']['ratio'])
     assert student['ratio_cached_vs_plain'] == pytest.approx(

@@ -45,7 +45,7 @@ from ..atomic_files import atomic_write_json, atomic_write_text
 from ..config import complete_joint_loaders
 from ..report import write_report
 from .dataset_converters import check_pipeline_data
-from .results_table import check_table, write_results
+from .results_table import check_table, write_results, write_stage_times
 from .stage_process import (REPO, PipelineInterrupted, _read_json,
                             export_student_run, run_logged,
                             stage_environment, stop_on_signals)
@@ -123,6 +123,12 @@ class Stage:
             self.overrides(plain, used)
         for c in (cfg, plain):
             c.randomness = dict(c.get('randomness') or {}, seed=seed)
+        # A stage that trains from a cache (teacher features, joint
+        # outputs) keeps it in its own directory: it depends on this
+        # seed's finished stages. The fingerprint names it by placeholder,
+        # so that a moved work dir stays done.
+        set_cache_root(cfg, osp.join(self.work_dir, CACHE_DIR))
+        set_cache_root(plain, f'<stage dir>/{CACHE_DIR}')
         if extra_options:
             plain.merge_from_dict(parse_cfg_options(extra_options))
         text = plain.pretty_text
@@ -190,9 +196,22 @@ class Stage:
             if aside:
                 print(f'stage {self.key}: the previous run is kept in '
                       f'{aside}', flush=True)
+        fresh = _read_json(attempt) != fingerprint
         atomic_write_json(attempt, fingerprint)
         stage_cfg = osp.join(self.work_dir, 'config.py')
         atomic_write_text(stage_cfg, cfg.pretty_text)
+        cache_times = None
+        if cache_root(cfg) is not None:
+            # The cache is part of the stage: built (or resumed) first,
+            # from scratch when the stage starts afresh.
+            build = [sys.executable, osp.join(REPO, 'tools/cache_features.py'),
+                     stage_cfg, '--num-workers', '1']
+            if fresh:
+                build.append('--force')
+            if extra_options:
+                build += ['--cfg-options', *extra_options]
+            cache_times = run_logged(build,
+                                     osp.join(self.work_dir, 'cache.out'))
         train = [sys.executable, osp.join(REPO, 'tools/train.py'), stage_cfg,
                  '--work-dir', self.work_dir]
         if _has_checkpoint(self.work_dir):
@@ -203,19 +222,72 @@ class Stage:
         train += ['--test-best', metrics_file]
         if extra_options:
             train += ['--cfg-options', *extra_options]
-        start = time.time()
-        run_logged(train, osp.join(self.work_dir, 'train.out'))
-        wall_time = time.time() - start
+        train_times = run_logged(train, osp.join(self.work_dir, 'train.out'))
         checkpoint = _best_checkpoint(self.work_dir)
         with open(metrics_file) as f:
             metrics = json.load(f)
         record = dict(key=self.key, seed=seed, checkpoint=checkpoint,
                       config=stage_cfg, source=self.config, metrics=metrics,
-                      wall_time_s=round(wall_time, 1),
+                      **stage_times(train_times, cache_times),
                       **checkpoint_identity(checkpoint),
                       fingerprint=fingerprint)
         atomic_write_text(osp.join(self.work_dir, RESOLVED), text)
         return write_record(self.work_dir, record)
+
+
+CACHE_DIR = 'cache'
+
+
+def _cache_entries(cfg):
+    """The config dicts naming a cache root: ``model.feature_cache`` or
+    ``model.joint_output_cache``, and every loader's CachedFeatureDataset."""
+    model = cfg.get('model') or {}
+    entries = [model[key] for key in ('feature_cache', 'joint_output_cache')
+               if isinstance(model.get(key), dict)]
+    if not entries:
+        return []
+    for split in ('train', 'val', 'test'):
+        dataset = (cfg.get(f'{split}_dataloader') or {}).get('dataset')
+        while isinstance(dataset, dict):
+            if dataset.get('type') == 'CachedFeatureDataset':
+                entries.append(dataset)
+            dataset = dataset.get('dataset')
+    return entries
+
+
+def cache_root(cfg):
+    """The cache a stage config trains from, or None."""
+    model = cfg.get('model') or {}
+    for key in ('feature_cache', 'joint_output_cache'):
+        if isinstance(model.get(key), dict):
+            return model[key].get('root')
+    return None
+
+
+def set_cache_root(cfg, root):
+    """Point a config's cache (the model's and its loaders') at ``root``;
+    a config without one is left as it is."""
+    for entry in _cache_entries(cfg):
+        entry['root'] = root
+
+
+def stage_times(train, cache=None):
+    """A stage record's times: ``wall_time_s`` and ``cpu_time_s`` (process
+    user + system, with its loader workers) of the whole stage, and, for a
+    stage that builds a cache, those of the training and the cache build
+    apart."""
+    def total(key):
+        return train[key] + (cache[key] if cache else 0.0)
+
+    times = dict(wall_time_s=round(total('wall_time_s'), 1),
+                 cpu_time_s=round(total('cpu_time_s'), 1))
+    if cache:
+        times.update(
+            train_wall_time_s=round(train['wall_time_s'], 1),
+            train_cpu_time_s=round(train['cpu_time_s'], 1),
+            cache_wall_time_s=round(cache['wall_time_s'], 1),
+            cache_cpu_time_s=round(cache['cpu_time_s'], 1))
+    return times
 
 
 class _Placeholders(dict):
@@ -396,6 +468,10 @@ def _write_outputs(pipe, records, seeds, plan, work_dir, report):
     text = write_results(pipe, records, seeds, results)
     print(text)
     print(f'written to {results}')
+    # Apart from results.md, which stays the same for the same results.
+    times = osp.join(work_dir, 'stage_times.md')
+    print(write_stage_times(pipe, records, seeds, times))
+    print(f'written to {times}')
     if report:
         stage_dirs = {}
         for seed, stage in plan:

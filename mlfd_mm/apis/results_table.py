@@ -160,3 +160,77 @@ def write_results(pipe, records, seeds, path):
 def _write_text(text, path):
     atomic_write_text(path, text)  # a reader never sees half a table
     return text
+
+
+# ----------------------------------------------------------------------
+# stage times (stage_times.md): apart from results.md, which depends only
+# on the results
+# ----------------------------------------------------------------------
+def _seconds(record, key):
+    value = (record or {}).get(key)
+    return None if value is None else float(value)
+
+
+def _cell(value, digits=1):
+    return '-' if value is None else f'{value:.{digits}f}'
+
+
+def _ratio(value, base):
+    if value is None or not base:
+        return None
+    return value / base
+
+
+def write_stage_times(pipe, records, seeds, path):
+    """Write each stage's wall and process CPU time (user + system, with
+    its loader workers), the part of them spent building a cache, and the
+    paper's cost ratios: the joint teacher against the mean of the
+    dataset-specific teachers, each student against its dataset's teacher.
+    Stages finished by an earlier version have no CPU time ('-').
+
+    Args:
+        pipe (Config): the pipeline config.
+        records (dict): seed -> stage key -> stage record.
+        seeds (list[int]): the seeds.
+        path (str): the markdown file to write.
+
+    Returns:
+        str: the markdown written.
+    """
+    header = ['seed', 'stage', 'wall s', 'CPU s', 'cache wall s',
+              'cache CPU s', 'wall ratio', 'CPU ratio', 'ratio to']
+    rows = []
+    for seed in seeds:
+        stages = records[seed]
+        teachers = {key.split('/', 1)[1]: record
+                    for key, record in stages.items()
+                    if key.startswith('teachers/')}
+
+        def base_of(key, what):
+            if key == 'joint':
+                values = [_seconds(r, what) for r in teachers.values()]
+                if not values or None in values:
+                    return None, 'teacher mean'
+                return sum(values) / len(values), 'teacher mean'
+            if key.startswith('students/'):
+                name = key.split('/', 1)[1]
+                if name in teachers:
+                    return _seconds(teachers[name], what), f'teachers/{name}'
+            return None, ''
+
+        for key, record in stages.items():
+            wall = _seconds(record, 'wall_time_s')
+            cpu = _seconds(record, 'cpu_time_s')
+            base_wall, label = base_of(key, 'wall_time_s')
+            base_cpu, _ = base_of(key, 'cpu_time_s')
+            rows.append([
+                str(seed), key, _cell(wall), _cell(cpu),
+                _cell(_seconds(record, 'cache_wall_time_s')),
+                _cell(_seconds(record, 'cache_cpu_time_s')),
+                _cell(_ratio(wall, base_wall), 2),
+                _cell(_ratio(cpu, base_cpu), 2), label or '-'])
+    lines = [f'# {pipe.name}: stage times (seconds; CPU = the stage '
+             "process's user + system time with its loader workers; cache "
+             'builds are included in their stage and shown apart)', ''
+             ] + _markdown_table(header, rows)
+    return _write_text('\n'.join(lines) + '\n', path)

@@ -18,6 +18,7 @@ import ctypes
 import json
 import os
 import os.path as osp
+import resource
 import signal
 import subprocess
 import sys
@@ -117,12 +118,26 @@ def _stop(proc, signum):
             signal.signal(sig, handler)
 
 
+def _children_cpu_s():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_logged(cmd, log_file):
     """Run ``cmd`` in the repository root with its output in ``log_file``
     (an earlier attempt's log is kept as ``<log_file>.<n>``); raise with
     the log's last lines if it fails. Stopped with the pipeline (see the
-    module's docstring)."""
+    module's docstring).
+
+    Returns:
+        dict: ``wall_time_s`` and ``cpu_time_s``, the process's user + system
+        CPU time with that of the children it waited for (its data-loader
+        workers): the figure that does not depend on what else the machine
+        runs. Measured as the change of this process's ``RUSAGE_CHILDREN``
+        (the pipeline runs one command at a time).
+    """
     keep_previous(log_file)
+    cpu_before, start = _children_cpu_s(), time.time()
     with open(log_file, 'w') as log:
         proc = subprocess.Popen(
             cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
@@ -140,6 +155,8 @@ def run_logged(cmd, log_file):
         raise RuntimeError(
             f'command failed ({returncode}): {" ".join(cmd)}\n'
             f'last lines of {log_file}:\n{tail}')
+    return dict(wall_time_s=time.time() - start,
+                cpu_time_s=_children_cpu_s() - cpu_before)
 
 
 def _read_json(path):

@@ -70,10 +70,19 @@ def _step_lines(report, rss):
     row('MLFD, joint teacher online', 'student_online', 'student_step')
     row('MLFD, joint teacher cached', 'student_cached', 'student_step')
     row("MLFD, cached, pool='min'", 'student_cached_pooled', 'student_step')
+    for dtype in ('float16', 'float32'):
+        if f'student_joint_output_{dtype}' in student['variants']:
+            row(f'MLFD, joint-output cache {dtype[5:]}',
+                f'student_joint_output_{dtype}', 'student_step')
     for mode in ('online', 'cached'):
         lines.append(
             f'  {mode} / plain = {student[f"ratio_{mode}_vs_plain"]:.3f}  '
             f'({student[f"verdict_{mode}"]})')
+    if 'verdict_joint_output' in student:
+        lines.append(
+            '  joint-output cache (float16) / plain = '
+            f'{student["ratio_joint_output_float16_vs_plain"]:.3f}  '
+            f'({student["verdict_joint_output"]})')
     return lines
 
 

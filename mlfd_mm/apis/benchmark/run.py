@@ -21,11 +21,15 @@ from .measures import (RSS_STEPS, build_cache, item_rate, peak_rss,
                        read_rate, rss_mb, time_variants)
 from .report import TARGETS, step_section, verdict
 from .training_floor import floor_variants, training_floor
-from .variants import Variants, joint_datasets, joint_model_cfg
+from .variants import (Variants, build_joint_output_caches, joint_datasets,
+                       joint_model_cfg)
 
 _JOINT_VARIANTS = ['joint_online', 'joint_cached', 'joint_cached_pooled']
 _STUDENT_VARIANTS = ['student_plain', 'student_online', 'student_cached',
-                     'student_cached_pooled']
+                     'student_cached_pooled', 'student_joint_output_float16',
+                     'student_joint_output_float32']
+# The student from the joint-output cache against the plain step (issue 12).
+JOINT_OUTPUT_TARGET = 1.10
 
 
 def _student_model_cfg(path):
@@ -58,6 +62,13 @@ def _step_sections(cpu, wall):
                                       medians['student_plain']),
         verdict_online=verdict(online, TARGETS['student_online_vs_plain']),
         verdict_cached=verdict(cached, TARGETS['student_cached_vs_plain']))
+    for dtype in ('float16', 'float32'):
+        key = f'student_joint_output_{dtype}'
+        ratio = medians[key] / medians['student_plain']
+        student[f'ratio_joint_output_{dtype}_vs_plain'] = ratio
+        if dtype == 'float16':
+            student['verdict_joint_output'] = verdict(ratio,
+                                                      JOINT_OUTPUT_TARGET)
     return joint, student
 
 
@@ -156,9 +167,13 @@ def run_benchmark(joint_config='configs/mlfd/joint_offline.py',
 
     student_cfg = _student_model_cfg(student_config)
     student_name = student_cfg['dataset']
+    joint_output, joint_output_rates = build_joint_output_caches(
+        joint_cfg, student_cfg, test_sets.get(student_name), work,
+        ('float16', 'float32'), seed)
     variants = Variants(joint_cfg, student_cfg, roots['float16'], pooled_root,
                         train_sets, train_sets.get(student_name),
-                        student_name, batch_size, seed)
+                        student_name, batch_size, seed,
+                        joint_output=joint_output)
     print('timing steps ...', flush=True)
     builders = variants.builders()
     step_functions = {name: build() for name, build in builders.items()}
@@ -174,6 +189,8 @@ def run_benchmark(joint_config='configs/mlfd/joint_offline.py',
         targets=TARGETS)
     report['joint_step'], report['student_step'] = _step_sections(cpu, wall)
     report['student_step']['dataset'] = student_name
+    report['student_step']['joint_output_write_samples_per_s'] = \
+        joint_output_rates
 
     print('measuring the cache ...', flush=True)
     report['cache'] = _cache_section(roots, pooled_root, train_sets, wall,

@@ -132,10 +132,15 @@ class Variants:
         student_name (str): the student's dataset name.
         batch_size (int): samples per step.
         seed (int): seeds the teachers' random weights and the batches.
+        joint_output (dict, optional): ``dict(checkpoint=..., roots={dtype:
+            root})`` from :func:`build_joint_output_caches`: adds the
+            students trained from the joint-output cache.
     """
 
     def __init__(self, joint_cfg, student_cfg, cache_root, pooled_root,
-                 joint_train, student_train, student_name, batch_size, seed):
+                 joint_train, student_train, student_name, batch_size, seed,
+                 joint_output=None):
+        self.joint_output = joint_output
         self.joint_cfg = joint_cfg
         self.student_cfg = student_cfg
         self.cache_root = cache_root
@@ -157,7 +162,23 @@ class Variants:
             student_online=partial(self.distiller, cached=False),
             student_cached=partial(self.distiller, cached=True),
             student_cached_pooled=partial(self.distiller, cached=True,
-                                          pooled=True))
+                                          pooled=True),
+            **({
+                f'student_joint_output_{dtype}': partial(
+                    self.joint_output_student, dtype)
+                for dtype in self.joint_output['roots']
+            } if self.joint_output else {}))
+
+    def joint_output_student(self, dtype):
+        """The MLFD student's step from the joint-output cache: no joint
+        teacher is built; its step is the student plus the connectors and
+        losses."""
+        cfg = copy.deepcopy(self.student_cfg)
+        root = self.joint_output['roots'][dtype]
+        cfg['teacher'] = dict(config=copy.deepcopy(self.joint_cfg),
+                              checkpoint=self.joint_output['checkpoint'])
+        cfg['joint_output_cache'] = dict(root=root, dtype=dtype)
+        return self._student(MODELS.build(cfg), root)
 
     def _joint_config(self, cached, pooled):
         """A copy of the joint config reading the (pooled) cache if
@@ -213,3 +234,43 @@ class Variants:
         return make_step(model, optimizer,
                          batches(dataset, self.batch_size, self.count,
                                  self.seed + 1))
+
+
+def build_joint_output_caches(joint_cfg, student_cfg, student_test, work,
+                              dtypes, seed):
+    """Joint-output caches of the student's samples (test pipeline), one per
+    dtype, from a joint teacher of random weights saved as a checkpoint
+    (the cache is checked against its SHA-256).
+
+    Returns:
+        dict: ``checkpoint`` and ``roots`` (dtype -> root), for
+        :class:`Variants`; ``write_samples_per_s`` per dtype.
+    """
+    import time
+
+    from ...cache import DatasetSource
+    from ...cache.joint_outputs import JointOutputCacheWriter, joint_identity
+    torch.manual_seed(seed)
+    cfg = copy.deepcopy(student_cfg)
+    cfg['teacher'] = dict(config=copy.deepcopy(joint_cfg), checkpoint=None)
+    distiller = MODELS.build(cfg).eval()
+    checkpoint = osp.join(work, 'joint_random.pth')
+    torch.save(dict(state_dict=distiller.teacher.state_dict(), meta={}),
+               checkpoint)
+    teacher = distiller.teacher
+    identity = joint_identity(joint_cfg, checkpoint, distiller.dataset_name)
+    identity.update(dataset_names=list(teacher.dataset_names),
+                    level_channels=list(teacher.level_channels),
+                    num_classes=[int(k) for k in teacher.num_classes])
+    roots, rates = {}, {}
+    for dtype in dtypes:
+        roots[dtype] = osp.join(work, f'joint_output_{dtype}')
+        writer = JointOutputCacheWriter(distiller, roots[dtype], identity,
+                                        dtype=dtype, progress=False)
+        sources = dict(train=[DatasetSource(distiller.dataset_name,
+                                            student_test, [])])
+        start = time.perf_counter()
+        writer.prepare(sources)
+        count = writer.write(sources, check_space=False)
+        rates[dtype] = count / (time.perf_counter() - start)
+    return dict(checkpoint=checkpoint, roots=roots), rates
