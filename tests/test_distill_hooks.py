@@ -139,3 +139,15 @@ def test_schedule_needs_a_distiller(tmp_path):
     runner = Runner.from_cfg(Config(cfg))
     with pytest.raises(TypeError, match='has no scale_loss_weights'):
         runner.train()
+
+
+def test_student_init_from_stage1(teacher):
+    from mlfd_mm.apis.pipeline import set_student_init
+    cfg = Config(dict(model=dict(student_init='stage1', dataset='shapes')))
+    set_student_init(cfg, {'teachers/shapes': dict(checkpoint='/r/s.pth')})
+    assert cfg.model.student_init == '/r/s.pth'
+    cfg = Config(dict(model=dict(student_init='stage1', dataset='cars')))
+    with pytest.raises(KeyError, match=r"'teachers/cars'.*\['teachers/x'\]"):
+        set_student_init(cfg, {'teachers/x': dict(checkpoint='x.pth')})
+    with pytest.raises(ValueError, match='filled in by tools/run_pipeline'):
+        build_distiller(teacher, student_init='stage1')

@@ -381,6 +381,22 @@ def set_student_teachers(cfg, done):
         set_teacher_checkpoints(cfg, done)
     elif 'teacher' in cfg.model:
         set_joint_checkpoint(cfg, done)
+    set_student_init(cfg, done)
+
+
+def set_student_init(cfg, done):
+    """``model.student_init='stage1'``: the student starts from the stage-1
+    run of its own dataset (``model.dataset``) in this pipeline."""
+    if cfg.model.get('student_init') != 'stage1':
+        return
+    key = f'teachers/{cfg.model.get("dataset")}'
+    if key not in done:
+        raise KeyError(
+            f"{cfg.filename}: model.student_init='stage1' starts the student "
+            f'from the stage-1 run of its dataset, {key!r}, which this '
+            'pipeline does not have (have: '
+            f'{sorted(k for k in done if k.startswith("teachers/"))})')
+    cfg.model.student_init = done[key]['checkpoint']
 
 
 def build_stages(pipe, seed_dir):

@@ -84,8 +84,10 @@ class BaseDistiller(BaseModel):
             model its stage-1 config fine-tunes from). Loaded by
             :meth:`init_weights` after the fresh initialisation, as
             mmengine's ``load_from`` is: the weights that fit are loaded,
-            the others keep their fresh values, with a warning. Defaults to
-            None (trained from scratch).
+            the others keep their fresh values, with a warning.
+            ``'stage1'``: the stage-1 run of the student's dataset, filled
+            in by tools/run_pipeline.py. Defaults to None (trained from
+            scratch).
         data_preprocessor (dict, optional): The dataset's data preprocessor;
             the student config's own overrides its keys.
         init_cfg (dict, optional): Never reaches the frozen children.
@@ -114,6 +116,11 @@ class BaseDistiller(BaseModel):
         # The configured weights; `loss_weights` is what the next step uses
         # (see scale_loss_weights).
         self.base_loss_weights = dict(self.loss_weights)
+        if student_init == 'stage1':
+            raise ValueError(
+                "student_init='stage1' (the stage-1 run of the student's "
+                'dataset) is filled in by tools/run_pipeline.py; outside a '
+                'pipeline give the checkpoint file')
         self.student_init = student_init
         self.feature_loss = FeatureMSELoss()
 

@@ -1,0 +1,4 @@
+# Not the paper's recipe (issue #14): the current recipe, the student
+# starting from its dataset's stage-1 weights (the pipeline fills them in).
+_base_ = ['./student_offline_fashion_diag.py']
+model = dict(student_init='stage1')
