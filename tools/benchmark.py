@@ -29,6 +29,14 @@ over the child's starting RSS (what the variant adds to a process that has
 imported the stack) and that plus this process's RSS after imports (an
 estimate of a process running only that variant).
 
+``--device cuda`` measures instead the training throughput on a GPU at
+T1 scale: img/s and peak GPU memory of the plain student, the MLFD student
+(joint teacher online / outputs cached) and the joint teacher (teachers
+online / maps cached), each in fp32 and bf16 autocast, on synthetic 224 px
+batches (see mlfd_mm/apis/benchmark/device.py). ``--device cpu --batch-size
+2 --image-size 64 --iters 2`` runs the same code on the CPU (a check, not a
+measurement).
+
 ``--cache-reads`` measures only the cache's random-order reads per sample
 and peak RSS, at the demo's size and at T1's file count, side by side (two
 synthetic caches with tiny maps; see mlfd_mm/apis/benchmark/cache_reads.py).
@@ -53,14 +61,18 @@ sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 from mlfd_mm.apis.benchmark import (format_cache_reads, format_report,  # noqa
                                     format_training_floor, run_benchmark,
                                     run_cache_reads, run_training_floor)
+from mlfd_mm.apis.benchmark.device import (  # noqa: E402
+    PRECISIONS, VARIANTS, format_device_report, run_device_benchmark)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--joint-config',
-                        default='configs/mlfd/joint_offline.py')
-    parser.add_argument('--student-config',
-                        default='configs/mlfd/student_offline_mnist.py')
+    parser.add_argument('--joint-config', help=(
+        'default configs/mlfd/joint_offline.py; with --device, '
+        'configs/mlfd/joint_t1.py'))
+    parser.add_argument('--student-config', help=(
+        'default configs/mlfd/student_offline_mnist.py; with --device, '
+        'configs/mlfd/student_t1_cifar100.py'))
     parser.add_argument(
         '--teacher-checkpoint', nargs='+', default=[], metavar='NAME=PATH',
         help='checkpoint of a teacher of the joint config (default: the '
@@ -68,10 +80,12 @@ def parse_args(argv=None):
     parser.add_argument(
         '--data-root', nargs='+', default=[], metavar='NAME=PATH',
         help='data_root of a dataset (default: the configs\')')
-    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--batch-size', type=int,
+                        help='default 64; with --device, 128')
     parser.add_argument('--steps', type=int, default=10,
                         help='timed steps per variant')
-    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--warmup', type=int,
+                        help='untimed rounds; default 2; with --device, 5')
     parser.add_argument('--samples-per-dataset', type=int, default=128,
                         help='training samples of each dataset cached and '
                         'used')
@@ -110,6 +124,19 @@ def parse_args(argv=None):
         metavar='TYPE', help="also the project's training with each of "
         'these collate_fn types (default: the previous default, '
         'pseudo_collate)')
+    device = parser.add_argument_group(
+        'device', 'training throughput on a device at T1 scale (synthetic '
+        'batches; --joint-config/--student-config default to the T1 ones)')
+    device.add_argument('--device', default=None,
+                        help="'cuda' (or 'cuda:N'), or 'cpu' for a check")
+    device.add_argument('--image-size', type=int, default=224)
+    device.add_argument('--iters', type=int, default=20,
+                        help='timed steps per variant and precision')
+    device.add_argument('--variants', nargs='+', default=list(VARIANTS),
+                        choices=VARIANTS)
+    device.add_argument('--precisions', nargs='+', default=list(PRECISIONS),
+                        choices=PRECISIONS)
+    device.add_argument('--no-cudnn-benchmark', action='store_true')
     parser.add_argument('--out', default=None,
                         help='JSON report (default work_dirs/benchmark/'
                         'benchmark.json, or cache_reads.json)')
@@ -132,8 +159,24 @@ def main(argv=None):
     args = parse_args(argv)
     command = 'python tools/benchmark.py ' + ' '.join(
         argv if argv is not None else sys.argv[1:])
+    if args.device is not None:
+        report = run_device_benchmark(
+            device=args.device,
+            joint_config=args.joint_config or 'configs/mlfd/joint_t1.py',
+            student_config=args.student_config or
+            'configs/mlfd/student_t1_cifar100.py',
+            batch_size=args.batch_size or 128,
+            image_size=args.image_size, iters=args.iters,
+            warmup=5 if args.warmup is None else args.warmup,
+            variants=args.variants, precisions=args.precisions,
+            cudnn_benchmark=not args.no_cudnn_benchmark, seed=args.seed,
+            out=args.out or 'work_dirs/benchmark/device.json',
+            command=command)
+        print(format_device_report(report))
+        return report
     floor = dict(config=args.floor_config, data_root=args.floor_data_root,
-                 batch_size=args.batch_size, epochs=args.floor_epochs,
+                 batch_size=args.batch_size or 64,
+                 epochs=args.floor_epochs,
                  rounds=args.floor_rounds, threads=args.threads,
                  seed=args.seed)
     if args.training_floor:
@@ -153,11 +196,14 @@ def main(argv=None):
         print(format_cache_reads(report))
         return report
     report = run_benchmark(
-        joint_config=args.joint_config, student_config=args.student_config,
+        joint_config=args.joint_config or 'configs/mlfd/joint_offline.py',
+        student_config=args.student_config or
+        'configs/mlfd/student_offline_mnist.py',
         teacher_checkpoints=name_path_pairs(args.teacher_checkpoint,
                                             '--teacher-checkpoint'),
         data_roots=name_path_pairs(args.data_root, '--data-root'),
-        batch_size=args.batch_size, steps=args.steps, warmup=args.warmup,
+        batch_size=args.batch_size or 64, steps=args.steps,
+        warmup=2 if args.warmup is None else args.warmup,
         samples_per_dataset=args.samples_per_dataset, threads=args.threads,
         skip_rss=args.skip_rss, seed=args.seed, command=command, floor=floor,
         out=args.out or 'work_dirs/benchmark/benchmark.json')

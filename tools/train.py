@@ -16,7 +16,7 @@ from mlfd_mm.apis.runner import (check_run_checkpoint,  # noqa: E402
                                  link_best_checkpoint, load_config,
                                  parse_run_args, prepare_run)
 from mlfd_mm.apis.device_training import (  # noqa: E402
-    amp_optim_wrapper, copy_batches_without_waiting)
+    amp_optim_wrapper, channels_last_on_gpu, copy_batches_without_waiting)
 from mlfd_mm.checkpoint import trusted_checkpoints  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
@@ -28,6 +28,8 @@ _SWITCHES = (
     ('--amp', 'mixed-precision training: bf16 autocast without loss '
      'scaling on a GPU with bf16, else fp16 with dynamic loss scaling; '
      'needs a CUDA device'),
+    ('--channels-last', 'on a GPU, NHWC weights for a stock model (the '
+     "project's distillers and joint teachers are NHWC on CUDA anyway)"),
     ('--no-validate', 'do not evaluate checkpoints during training'),
     ('--auto-scale-lr', 'scale the learning rate by the actual batch size'),
     ('--no-pin-memory', 'set pin_memory=False in every dataloader'),
@@ -98,6 +100,8 @@ def main(argv=None):
             else Runner.from_cfg(cfg)
         check_run_checkpoint(runner, cfg, args.config)
         copy_batches_without_waiting(runner)
+        if args.channels_last:
+            channels_last_on_gpu(runner)
         runner.train()
     if is_main_process():
         link_best_checkpoint(runner)

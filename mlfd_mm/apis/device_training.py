@@ -79,3 +79,25 @@ def copy_batches_without_waiting(runner) -> bool:
         return False
     preprocessor._non_blocking = True
     return True
+
+
+def channels_last_on_gpu(runner) -> bool:
+    """Make a model on a CUDA device NHWC (its 4-D weights; cuDNN then runs
+    its convolutions, and the maps after them, in that layout): what
+    ``--channels-last`` does for a stock model (a stage-1 teacher). The
+    project's distillers and joint teachers do it themselves on CUDA
+    (``channels_last='auto'``). With DDP the model is already wrapped here:
+    PyTorch may warn that gradient strides differ from its buckets' (a
+    copy per step, not an error).
+
+    Returns:
+        bool: whether the model was converted (False on the CPU).
+    """
+    from ..models.device_format import to_channels_last
+    model = runner.model.module if is_model_wrapper(runner.model) else \
+        runner.model
+    param = next(model.parameters(), None)
+    if param is None or param.device.type != 'cuda':
+        return False
+    to_channels_last(model)
+    return True
