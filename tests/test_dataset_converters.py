@@ -8,8 +8,6 @@ import os
 import os.path as osp
 
 import mlfd_mm  # noqa: F401  (compat fixes before torchvision is imported)
-import cv2
-import numpy as np
 import pytest
 from conftest import REPO
 from mmengine.config import Config
@@ -20,13 +18,10 @@ from mlfd_mm.apis.dataset_converters import (DatasetLayoutError,
                                               caltech101_split,
                                               imagenet_sketch_split,
                                               tiny_imagenet_val_labels)
+from paper_data import (SKETCH_CLASSES, make_cifar100, make_imagenet_sketch,
+                        make_tiny_imagenet, write_jpeg)
 
 DATASET_CONFIGS = osp.join(REPO, 'configs', '_base_', 'datasets')
-
-
-def _jpeg(path):
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    cv2.imwrite(str(path), np.full((8, 8, 3), 128, np.uint8))
 
 
 def _lines(path):
@@ -34,9 +29,9 @@ def _lines(path):
         return f.read().splitlines()
 
 
-def _tool(name):
-    path = osp.join(REPO, 'tools', 'dataset_converters', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'_converter_{name}', path)
+def _tool(name, folder='tools/dataset_converters'):
+    path = osp.join(REPO, folder, f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'_tool_{name}', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -51,26 +46,33 @@ def _build(config, root, loader):
 
 
 # ---------------------------------------------------------------------------
+# CIFAR-100: nothing to convert
+# ---------------------------------------------------------------------------
+def test_cifar100_copy_reads_as_the_release(tmp_path, monkeypatch):
+    """The official pickles as paper_data writes them read through the
+    config's CIFAR100 once its md5 checks are off (unchecked_cifar.py), and
+    not before: a synthetic copy is not the release."""
+    from mmpretrain.datasets import CIFAR100
+    root = make_cifar100(tmp_path, train_labels=(5, 0, 99),
+                         test_labels=(7, ))
+    with pytest.raises(RuntimeError, match='Cannot find CIFAR100 dataset'):
+        _build('cifar100.py', root, 'train_dataloader')
+    for split in ('train_list', 'test_list'):
+        monkeypatch.setattr(CIFAR100, split, [
+            [name, None] for name, _ in getattr(CIFAR100, split)])
+    train = _build('cifar100.py', root, 'train_dataloader')
+    assert [train.get_data_info(i)['gt_label'] for i in range(3)] == [5, 0,
+                                                                      99]
+    assert train.get_data_info(0)['img'].shape == (32, 32, 3)
+    assert len(_build('cifar100.py', root, 'test_dataloader')) == 1
+
+
+# ---------------------------------------------------------------------------
 # TinyImageNet
 # ---------------------------------------------------------------------------
-WNIDS = ['n03', 'n01', 'n02']  # wnids.txt is not sorted; indices are
-VAL = [('val_0.JPEG', 'n03'), ('val_1.JPEG', 'n01'), ('val_2.JPEG', 'n02'),
-       ('val_3.JPEG', 'n03')]
-
-
 @pytest.fixture
 def tiny_root(tmp_path):
-    root = tmp_path / 'tiny-imagenet-200'
-    for wnid in WNIDS:
-        _jpeg(root / 'train' / wnid / 'images' / f'{wnid}_0.JPEG')
-        (root / 'train' / wnid / f'{wnid}_boxes.txt').write_text(
-            f'{wnid}_0.JPEG\t0\t0\t7\t7\n')
-    (root / 'wnids.txt').write_text('\n'.join(WNIDS) + '\n')
-    for name, _ in VAL:
-        _jpeg(root / 'val' / 'images' / name)
-    (root / 'val' / 'val_annotations.txt').write_text(''.join(
-        f'{name}\t{wnid}\t0\t0\t7\t7\n' for name, wnid in VAL))
-    return root
+    return make_tiny_imagenet(tmp_path)
 
 
 def test_tiny_imagenet_val_labels(tiny_root, capsys):
@@ -121,15 +123,11 @@ def test_tiny_imagenet_errors_name_the_file(tiny_root):
 # ---------------------------------------------------------------------------
 # ImageNet-Sketch
 # ---------------------------------------------------------------------------
-SKETCH = dict(n02=10, n01=20, n03=5)  # images per class
+SKETCH = SKETCH_CLASSES  # images per class: n01 20, n02 10, n03 5
 
 
 def _sketch_root(tmp_path, classes=SKETCH):
-    root = tmp_path / 'imagenet-sketch'
-    for wnid, n in classes.items():
-        for k in range(n):
-            _jpeg(root / 'sketch' / wnid / f'sketch_{k}.JPEG')
-    return root
+    return make_imagenet_sketch(tmp_path, classes)
 
 
 def _by_class(lines):
@@ -213,7 +211,8 @@ def test_caltech101_split(tmp_path, capsys):
     root = tmp_path / 'caltech-101'
     for name, n in (('accordion', 5), ('Faces', 4), ('BACKGROUND_Google', 3)):
         for k in range(n):
-            _jpeg(root / '101_ObjectCategories' / name / f'image_{k:04d}.jpg')
+            write_jpeg(root / '101_ObjectCategories' / name /
+                       f'image_{k:04d}.jpg')
     _tool('caltech101').main([str(root), '--train-per-class', '2'])
     train = _lines(root / 'meta' / 'train.txt')
     test = _lines(root / 'meta' / 'test.txt')
@@ -240,12 +239,15 @@ def test_caltech101_split(tmp_path, capsys):
 # ---------------------------------------------------------------------------
 # A pipeline without its data
 # ---------------------------------------------------------------------------
-T1 = osp.join(REPO, 'configs', 'pipelines', 't1.py')
+PIPELINES = osp.join(REPO, 'configs', 'pipelines')
+T1 = osp.join(PIPELINES, 't1.py')
 
 
-def test_missing_pipeline_data_names_each_folder_and_its_command(tmp_path):
+def test_missing_pipeline_data_names_each_folder_and_its_command(
+        tmp_path, monkeypatch):
     from mlfd_mm.apis.dataset_converters import (check_pipeline_data,
                                                   missing_pipeline_data)
+    monkeypatch.delenv('MLFD_DATA_ROOT', raising=False)
     missing = missing_pipeline_data(T1, str(tmp_path))
     assert [m['root'] for m in missing] == [
         'data/cifar100', 'data/tiny-imagenet-200', 'data/imagenet-sketch']
@@ -262,23 +264,58 @@ def test_missing_pipeline_data_names_each_folder_and_its_command(tmp_path):
     assert '3 dataset folder(s) missing' in message
     assert 'data/imagenet-sketch (resolved to' in message
     assert 'tools/dataset_converters/imagenet_sketch.py' in message
+    assert 'set MLFD_DATA_ROOT to the folder that holds them' in message
+    # unpacked but not converted: still named, with the file not written
+    data = tmp_path / 'data'
     for root in ('cifar100', 'tiny-imagenet-200', 'imagenet-sketch'):
-        os.makedirs(tmp_path / 'data' / root)
+        os.makedirs(data / root)
+    with pytest.raises(FileNotFoundError) as error:
+        check_pipeline_data(T1, str(tmp_path))
+    message = str(error.value)
+    assert '2 dataset folder(s) missing or not converted' in message
+    assert ('data/tiny-imagenet-200 (converter not run: no '
+            f'{data}/tiny-imagenet-200/val/val_labels.txt') in message
+    assert f'no {data}/imagenet-sketch/meta/train.txt' in message
+    assert 'cifar100' not in message
+    os.makedirs(data / 'imagenet-sketch' / 'meta')
+    (data / 'imagenet-sketch' / 'meta' / 'train.txt').touch()
+    os.makedirs(data / 'tiny-imagenet-200' / 'val')
+    (data / 'tiny-imagenet-200' / 'val' / 'val_labels.txt').touch()
     check_pipeline_data(T1, str(tmp_path))
 
 
-@pytest.mark.skipif(osp.isdir(osp.join(REPO, 'data', 'cifar100')),
-                    reason='the CIFAR-100 data is here')
-def test_run_pipeline_t1_without_data_names_the_folders(tmp_path):
+@pytest.mark.parametrize('pipeline', ['t1', 't3', 't4'])
+def test_pipeline_data_roots_follow_MLFD_DATA_ROOT(pipeline, tmp_path,
+                                                     monkeypatch):
+    """Every dataset of the paper's pipelines is read from
+    $MLFD_DATA_ROOT/<folder> where it is set (no config edited)."""
+    from mlfd_mm.apis.dataset_converters import missing_pipeline_data
+    monkeypatch.setenv('MLFD_DATA_ROOT', str(tmp_path))
+    missing = missing_pipeline_data(osp.join(PIPELINES, f'{pipeline}.py'))
+    assert len(missing) == (4 if pipeline == 't3' else 3)
+    for entry in missing:
+        assert osp.dirname(entry['path']) == str(tmp_path), entry
+        assert entry['prepare'] is not None, entry
+
+
+def test_run_pipeline_tool_without_data_names_the_folders(tmp_path,
+                                                           monkeypatch):
     """tools/run_pipeline.py stops before any stage, naming every missing
     dataset folder of the pipeline and the command that makes it."""
-    from mlfd_mm.apis.pipeline import run_pipeline
-    with pytest.raises(FileNotFoundError) as error:
-        run_pipeline(T1, work_dir=str(tmp_path / 'work'), report=False)
+    data = tmp_path / 'datasets'
+    make_cifar100(data)  # the one that is there
+    monkeypatch.setenv('MLFD_DATA_ROOT', str(data))
+    with pytest.raises(SystemExit) as error:
+        _tool('run_pipeline', 'tools').main(
+            [T1, '--work-dir', str(tmp_path / 'work'), '--no-report'])
     message = str(error.value)
-    assert '3 dataset folder(s) missing' in message
-    for root in ('data/cifar100', 'data/tiny-imagenet-200',
-                 'data/imagenet-sketch'):
-        assert root in message
-    assert 'tools/dataset_converters/tiny_imagenet.py' in message
+    assert message.startswith(f'error: {T1}: 2 dataset folder(s) missing')
+    for name, converter in (('tiny-imagenet-200', 'tiny_imagenet'),
+                            ('imagenet-sketch', 'imagenet_sketch')):
+        assert f'  {data}/{name} (resolved to {data}/{name}; read by ' \
+            in message
+        assert (f'python tools/dataset_converters/{converter}.py '
+                f'{data}/{name}') in message
+    assert 'cifar100' not in message
+    assert 'MLFD_DATA_ROOT' not in message  # it is set
     assert not (tmp_path / 'work' / 'seed0').exists()  # no stage started

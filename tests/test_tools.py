@@ -222,6 +222,22 @@ def test_load_config_folds_in_the_command_line(tmp_path):
     assert load_config(str(cfg_file)).work_dir == 'mine'
 
 
+def test_load_config_imports_custom_imports_of_the_command_line(
+        tmp_path, monkeypatch):
+    """``--cfg-options custom_imports.imports=[...]`` is imported (mmengine
+    imports only a config file's own, when it reads the file)."""
+    (tmp_path / 'my_plugin_h3.py').write_text('IMPORTED = True\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg_file = tmp_path / 'run.py'
+    cfg_file.write_text('a = 1\n')
+    load_config(str(cfg_file), {'custom_imports.imports': ['my_plugin_h3']})
+    import sys
+    assert sys.modules['my_plugin_h3'].IMPORTED
+    with pytest.raises(ImportError, match='no_such_plugin'):
+        load_config(str(cfg_file), {'custom_imports.imports': [
+            'no_such_plugin']})
+
+
 def test_format_accuracy_table():
     table = format_accuracy_table({
         'mnist/accuracy_top1': 91.5, 'mnist/accuracy_top5': 99.0,

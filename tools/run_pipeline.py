@@ -17,6 +17,7 @@ import sys
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 from mlfd_mm.apis import run_pipeline  # noqa: E402
+from mlfd_mm.apis.dataset_converters import MissingDatasetError  # noqa: E402
 from mlfd_mm.apis.work_dir_lock import WorkDirLocked  # noqa: E402
 
 
@@ -40,7 +41,8 @@ def main(argv=None):
                             work_dir=args.work_dir,
                             cfg_options=args.cfg_options,
                             report=not args.no_report)
-    except WorkDirLocked as exc:  # another run owns the work dir
+    except (WorkDirLocked,  # another run owns the work dir
+            MissingDatasetError) as exc:  # checked before any stage
         sys.exit(f'error: {exc}')
 
 

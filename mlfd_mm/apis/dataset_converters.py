@@ -28,7 +28,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..atomic_files import atomic_write_text
 
-__all__ = ['DatasetLayoutError', 'SKETCH_SEED', 'SKETCH_FRACTIONS',
+__all__ = ['DatasetLayoutError', 'MissingDatasetError', 'DATA_ROOT_ENV',
+           'default_root',
+           'SKETCH_SEED', 'SKETCH_FRACTIONS',
            'CALTECH_SEED', 'CALTECH_TRAIN_PER_CLASS',
            'tiny_imagenet_val_labels', 'imagenet_sketch_split',
            'caltech101_split', 'describe_split', 'PREPARE',
@@ -45,9 +47,25 @@ IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
                   '.tiff', '.webp')
 
 
+# The folder that holds the datasets; the configs of the paper's sets read
+# it (``{{$MLFD_DATA_ROOT:data}}``, mmengine's environment substitution).
+DATA_ROOT_ENV = 'MLFD_DATA_ROOT'
+
+
+def default_root(folder: str) -> str:
+    """``<$MLFD_DATA_ROOT or data>/<folder>``: where the configs look for
+    a dataset, and so the converters' default."""
+    return osp.join(os.environ.get(DATA_ROOT_ENV) or 'data', folder)
+
+
 class DatasetLayoutError(ValueError):
     """A dataset folder is missing a file of its official layout, or one of
     its files is malformed."""
+
+
+class MissingDatasetError(FileNotFoundError):
+    """Dataset folders a pipeline reads are not there (the message names
+    each, the stages that read it and the command that makes it)."""
 
 
 def _need_dir(path: str, what: str) -> str:
@@ -288,6 +306,13 @@ PREPARE = {
     'Oxford-IIIT_Pets': 'unpack images.tar.gz and annotations.tar.gz into '
                         'it; nothing to convert',
 }
+# data_root folder name -> a file its converter writes: the folder is there
+# but not ready while that file is missing.
+CONVERTED = {
+    'tiny-imagenet-200': 'val/val_labels.txt',
+    'imagenet-sketch': 'meta/train.txt',
+    'caltech-101': 'meta/train.txt',
+}
 
 
 def _data_roots(node):
@@ -312,10 +337,15 @@ def missing_pipeline_data(config: str,
         base_dir (str, optional): What relative roots are relative to; the
             repository root, where tools/run_pipeline.py runs its stages.
 
+    A folder whose converter has not run (:data:`CONVERTED`: the file it
+    writes is missing) counts as missing too.
+
     Returns:
         list[dict]: ``root`` (as the config names it), ``path`` (resolved),
         ``stages`` (the stage keys that read it), ``prepare`` (how to make
-        it, or None), in the order the pipeline first needs them.
+        it, or None), ``unconverted`` (the converter's missing file when
+        the folder exists, else None), in the order the pipeline first
+        needs them.
     """
     from mmengine.config import Config
     base_dir = base_dir or osp.dirname(osp.dirname(osp.dirname(
@@ -331,11 +361,16 @@ def missing_pipeline_data(config: str,
                                                           'test')]
         for root in _data_roots(loaders):
             path = osp.normpath(osp.join(base_dir, root))
+            name = osp.basename(osp.normpath(root))
+            unconverted = None
             if osp.isdir(path):
-                continue
+                written = CONVERTED.get(name)
+                if not written or osp.isfile(osp.join(path, written)):
+                    continue
+                unconverted = osp.join(path, written)
             entry = missing.setdefault(root, dict(
-                root=root, path=path, stages=[],
-                prepare=PREPARE.get(osp.basename(osp.normpath(root)))))
+                root=root, path=path, stages=[], prepare=PREPARE.get(name),
+                unconverted=unconverted))
             if key not in entry['stages']:
                 entry['stages'].append(key)
     for entry in missing.values():
@@ -345,16 +380,23 @@ def missing_pipeline_data(config: str,
 
 
 def check_pipeline_data(config: str, base_dir: Optional[str] = None) -> None:
-    """Raise FileNotFoundError listing every missing dataset folder of a
-    pipeline (see :func:`missing_pipeline_data`) and how to make it, before
-    any stage starts."""
+    """Raise :class:`MissingDatasetError` (a FileNotFoundError) listing
+    every missing dataset folder of a pipeline (see
+    :func:`missing_pipeline_data`) and how to make it, before any stage
+    starts."""
     missing = missing_pipeline_data(config, base_dir)
     if not missing:
         return
-    lines = [f'{config}: {len(missing)} dataset folder(s) missing:']
+    lines = [f'{config}: {len(missing)} dataset folder(s) missing or not '
+             'converted:']
     for entry in missing:
-        lines.append(f'  {entry["root"]} (resolved to {entry["path"]}; read '
-                     f'by {", ".join(entry["stages"])})')
+        state = (f'converter not run: no {entry["unconverted"]}'
+                 if entry['unconverted'] else f'resolved to {entry["path"]}')
+        lines.append(f'  {entry["root"]} ({state}; read by '
+                     f'{", ".join(entry["stages"])})')
         if entry['prepare']:
             lines.append(f'    to make it: {entry["prepare"]}')
-    raise FileNotFoundError('\n'.join(lines))
+    if not os.environ.get(DATA_ROOT_ENV):
+        lines.append(f'Datasets kept elsewhere: set {DATA_ROOT_ENV} to the '
+                     'folder that holds them.')
+    raise MissingDatasetError('\n'.join(lines))

@@ -71,6 +71,11 @@ def load_config(path, cfg_options=None, launcher='none', work_dir=None,
     if cfg_options is not None:
         check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
+        if any(str(k).split('.')[0] == 'custom_imports' for k in cfg_options):
+            # Config.fromfile imported the file's own; mmengine's Runner
+            # imports none, so an option's would be silently ignored.
+            from mmengine.utils import import_modules_from_strings
+            import_modules_from_strings(**cfg.custom_imports)
     complete_config(cfg, missing_checkpoints)
     cfg.launcher = launcher
     if work_dir is not None:

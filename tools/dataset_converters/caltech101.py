@@ -14,12 +14,13 @@ import sys
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 from mlfd_mm.apis.dataset_converters import (  # noqa: E402
     CALTECH_SEED, CALTECH_TRAIN_PER_CLASS, DatasetLayoutError,
-    caltech101_split, describe_split)
+    caltech101_split, default_root, describe_split)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('root', nargs='?', default='data/caltech-101',
+    parser.add_argument('root', nargs='?',
+                        default=default_root('caltech-101'),
                         help='the folder holding 101_ObjectCategories/')
     parser.add_argument('--seed', type=int, default=CALTECH_SEED)
     parser.add_argument('--train-per-class', type=int,

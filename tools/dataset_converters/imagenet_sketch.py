@@ -13,13 +13,14 @@ import sys
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 from mlfd_mm.apis.dataset_converters import (  # noqa: E402
-    SKETCH_FRACTIONS, SKETCH_SEED, DatasetLayoutError, describe_split,
-    imagenet_sketch_split)
+    SKETCH_FRACTIONS, SKETCH_SEED, DatasetLayoutError, default_root,
+    describe_split, imagenet_sketch_split)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('root', nargs='?', default='data/imagenet-sketch',
+    parser.add_argument('root', nargs='?',
+                        default=default_root('imagenet-sketch'),
                         help='the folder holding the unpacked sketch/')
     parser.add_argument('--seed', type=int, default=SKETCH_SEED)
     parser.add_argument('--fractions', type=float, nargs=3,

@@ -10,12 +10,13 @@ import sys
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 from mlfd_mm.apis.dataset_converters import (  # noqa: E402
-    DatasetLayoutError, tiny_imagenet_val_labels)
+    DatasetLayoutError, default_root, tiny_imagenet_val_labels)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('root', nargs='?', default='data/tiny-imagenet-200',
+    parser.add_argument('root', nargs='?',
+                        default=default_root('tiny-imagenet-200'),
                         help='the unpacked tiny-imagenet-200.zip')
     args = parser.parse_args(argv)
     try:

@@ -12,7 +12,7 @@
 #       └── test.txt      image (used for val and test)
 _base_ = ['./paper_224_common.py']
 dataset_type = 'Caltech101'
-data_root = 'data/caltech-101'
+data_root = '{{$MLFD_DATA_ROOT:data}}/caltech-101'  # see cifar100.py
 data_preprocessor = dict(num_classes=102)
 train_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, split='train'))

@@ -10,7 +10,10 @@
 # download=False: fetching is never done behind the user's back; mmpretrain
 # checks the files' md5 sums against the official release.
 dataset_type = 'CIFAR100'
-data_root = 'data/cifar100'
+# The folder that holds the datasets: data/ (relative to the working
+# directory; tools/run_pipeline.py runs its stages in the repository
+# root) unless the environment variable MLFD_DATA_ROOT names another.
+data_root = '{{$MLFD_DATA_ROOT:data}}/cifar100'
 data_preprocessor = dict(
     num_classes=100,
     # ImageNet statistics, like every 224 px teacher of this project.

@@ -8,7 +8,7 @@
 #   └── train_test_split.txt     "<id> <1 train | 0 test>"
 _base_ = ['./paper_224_common.py']
 dataset_type = 'CUB'
-data_root = 'data/CUB_200_2011'
+data_root = '{{$MLFD_DATA_ROOT:data}}/CUB_200_2011'  # see cifar100.py
 data_preprocessor = dict(num_classes=200)
 train_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, split='train'))

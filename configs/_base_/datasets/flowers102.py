@@ -7,7 +7,7 @@
 #   └── setid.mat         trnid / valid / tstid: 1-based image numbers
 _base_ = ['./paper_224_common.py']
 dataset_type = 'Flowers102'
-data_root = 'data/flowers102'
+data_root = '{{$MLFD_DATA_ROOT:data}}/flowers102'  # see cifar100.py
 data_preprocessor = dict(num_classes=102)
 train_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, split='train'))

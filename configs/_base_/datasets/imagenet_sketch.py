@@ -17,7 +17,8 @@
 #                                     list of the 1000 folder names
 _base_ = ['./paper_224_common.py']
 dataset_type = 'CustomDataset'
-data_root = 'data/imagenet-sketch'
+# data/, or $MLFD_DATA_ROOT where it is set (see cifar100.py).
+data_root = '{{$MLFD_DATA_ROOT:data}}/imagenet-sketch'
 data_preprocessor = dict(num_classes=1000)
 train_dataloader = dict(dataset=dict(
     type=dataset_type, data_root=data_root, data_prefix='sketch',

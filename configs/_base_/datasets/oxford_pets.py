@@ -8,7 +8,7 @@
 #       └── test.txt       <breed id>" line per image
 _base_ = ['./paper_224_common.py']
 dataset_type = 'OxfordIIITPet'
-data_root = 'data/Oxford-IIIT_Pets'
+data_root = '{{$MLFD_DATA_ROOT:data}}/Oxford-IIIT_Pets'  # see cifar100.py
 data_preprocessor = dict(num_classes=37)
 train_dataloader = dict(
     dataset=dict(type=dataset_type, data_root=data_root, split='trainval'))

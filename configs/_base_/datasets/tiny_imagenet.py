@@ -18,7 +18,8 @@
 #   python tools/dataset_converters/tiny_imagenet.py data/tiny-imagenet-200
 _base_ = ['./paper_224_common.py']
 dataset_type = 'CustomDataset'
-data_root = 'data/tiny-imagenet-200'
+# data/, or $MLFD_DATA_ROOT where it is set (see cifar100.py).
+data_root = '{{$MLFD_DATA_ROOT:data}}/tiny-imagenet-200'
 data_preprocessor = dict(num_classes=200)
 train_dataloader = dict(dataset=dict(
     type=dataset_type, data_root=data_root, data_prefix='train'))
