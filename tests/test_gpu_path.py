@@ -317,3 +317,18 @@ def test_device_benchmark_refuses_cuda_without_a_gpu(tmp_path):
                        r"\['student_fast'\]"):
         run_device_benchmark(device='cpu', variants=['student_fast'],
                              out=str(tmp_path / 'x.json'))
+
+
+def test_loaders_pin_memory_only_where_cuda_is_visible(monkeypatch):
+    from mmengine.config import Config
+    from mlfd_mm.apis.device_training import pin_loaders_on_gpu
+    cfg = Config(dict(train_dataloader=dict(batch_size=2),
+                      val_dataloader=dict(batch_size=2, pin_memory=False),
+                      test_dataloader=None))
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    assert pin_loaders_on_gpu(cfg) == []
+    assert 'pin_memory' not in cfg.train_dataloader
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    assert pin_loaders_on_gpu(cfg) == ['train_dataloader']
+    assert cfg.train_dataloader.pin_memory is True
+    assert cfg.val_dataloader.pin_memory is False  # the config's own wins

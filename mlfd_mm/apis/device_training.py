@@ -101,3 +101,23 @@ def channels_last_on_gpu(runner) -> bool:
         return False
     to_channels_last(model)
     return True
+
+
+def pin_loaders_on_gpu(cfg) -> list:
+    """On a machine whose training runs on CUDA, every dataloader that does
+    not say otherwise pins its batches (``pin_memory=True``), so that their
+    copy to the device is asynchronous; ``--no-pin-memory`` or the config's
+    own ``pin_memory`` win. Nothing changes where no GPU is visible.
+
+    Returns:
+        list[str]: the loaders switched on.
+    """
+    if not torch.cuda.is_available():
+        return []
+    switched = []
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(key)
+        if loader and 'pin_memory' not in loader:
+            loader['pin_memory'] = True
+            switched.append(key)
+    return switched
