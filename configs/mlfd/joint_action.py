@@ -26,9 +26,12 @@ model = dict(
              config=_teacher_dir + 'video_tsm_r50_ucf101.py'),
     ])
 # 8 clips of 8 frames per GPU, as the teachers' recipes
-train_dataloader = dict(batch_size=8, num_workers=8)
-val_dataloader = dict(batch_size=8, num_workers=8)
-test_dataloader = dict(batch_size=8, num_workers=8)
+# Loaders for GPUs as the video datasets' (_base_/datasets/video_224_common.py)
+_gpu = dict(num_workers=8, pin_memory=True,
+            collate_fn=dict(type='stack_collate', inputs_as='list'))
+train_dataloader = dict(batch_size=8, **_gpu)
+val_dataloader = dict(batch_size=8, **_gpu)
+test_dataloader = dict(batch_size=8, **_gpu)
 # acc@1/acc@5 and mAP per dataset and their mean (the paper reports acc@1
 # and mAP)
 val_evaluator = dict(items=('accuracy', 'mAP'))

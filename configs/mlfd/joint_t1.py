@@ -36,7 +36,9 @@ train_cfg = dict(max_epochs=13)
 # epoch and show 2/3 of TinyImageNet (8.7 passes in 13 epochs against 17
 # for CIFAR-100). See mlfd_mm.datasets.samplers.sampler_plan. T3/T4 (and
 # the other joints on this file) inherit it.
-train_dataloader = dict(batch_size=128, num_workers=8,
-                        sampler=dict(ratio='size'))
-val_dataloader = dict(batch_size=128, num_workers=8)
-test_dataloader = dict(batch_size=128, num_workers=8)
+# Loaders for GPUs as the paper datasets' (_base_/datasets/paper_224_common.py)
+_gpu = dict(num_workers=8, pin_memory=True,
+            collate_fn=dict(type='stack_collate'))
+train_dataloader = dict(batch_size=128, **_gpu, sampler=dict(ratio='size'))
+val_dataloader = dict(batch_size=128, **_gpu)
+test_dataloader = dict(batch_size=128, **_gpu)

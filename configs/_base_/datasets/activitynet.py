@@ -37,10 +37,15 @@ test_pipeline = [
     dict(type='FormatShape', input_format='NCHW'),
     dict(type='PackActionInputs'),
 ]
+# The loader workers stack each batch's clips into one uint8 tensor
+# (stack_collate; inputs_as='list' hands mmaction2's ActionDataPreprocessor
+# the list of clips it expects), pinned for the copy to the GPU.
 train_dataloader = dict(
     batch_size=8,
     num_workers=8,
     persistent_workers=True,
+    pin_memory=True,
+    collate_fn=dict(type='stack_collate', inputs_as='list'),
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type=dataset_type, _scope_='mmaction',
                  ann_file=ann_file_train, data_prefix=dict(img=data_root),
@@ -49,6 +54,8 @@ val_dataloader = dict(
     batch_size=8,
     num_workers=8,
     persistent_workers=True,
+    pin_memory=True,
+    collate_fn=dict(type='stack_collate', inputs_as='list'),
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, _scope_='mmaction',
                  ann_file=ann_file_val, data_prefix=dict(img=data_root),

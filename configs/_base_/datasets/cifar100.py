@@ -36,9 +36,13 @@ test_pipeline = [
     dict(type='PackInputs'),
 ]
 
+# Loaders for GPUs (see paper_224_common.py): batches stacked in the
+# loader workers, pinned.
 train_dataloader = dict(
     batch_size=128,
     num_workers=8,
+    pin_memory=True,
+    collate_fn=dict(type='stack_collate'),
     dataset=dict(type=dataset_type, data_root=data_root, split='train',
                  download=False, pipeline=train_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=True),
@@ -46,6 +50,8 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=128,
     num_workers=8,
+    pin_memory=True,
+    collate_fn=dict(type='stack_collate'),
     dataset=dict(type=dataset_type, data_root=data_root, split='test',
                  download=False, pipeline=test_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=False),

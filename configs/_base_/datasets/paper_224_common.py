@@ -18,15 +18,23 @@ test_pipeline = [
     dict(type='CenterCrop', crop_size=224),
     dict(type='PackInputs'),
 ]
+# Loaders for GPUs: the loader workers stack each batch's images into one
+# uint8 tensor (stack_collate, mlfd_mm/datasets/collate.py; the training
+# process then receives one tensor, not 128), pinned for the copy to the
+# device.
 train_dataloader = dict(
     batch_size=128,
     num_workers=8,
+    pin_memory=True,
+    collate_fn=dict(type='stack_collate'),
     dataset=dict(pipeline=train_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=True),
 )
 val_dataloader = dict(
     batch_size=128,
     num_workers=8,
+    pin_memory=True,
+    collate_fn=dict(type='stack_collate'),
     dataset=dict(pipeline=test_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=False),
 )
