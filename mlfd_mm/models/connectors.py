@@ -44,6 +44,12 @@ class FeatureConnector(nn.Module):
         l2_normalize (bool): L2-normalise the student map over channels
             before projecting (AMTML-KD's hint connectors). Defaults to
             False.
+        shrink_first (bool): Pool a student map that is larger than the
+            teacher's down to its size before projecting, not after: the
+            1x1 conv and its BatchNorm then run at the teacher's positions
+            (4x fewer for a map twice the size). Not the same model: the
+            BatchNorm's statistics are those of the pooled map. Defaults to
+            False.
     """
 
     def __init__(self,
@@ -51,8 +57,10 @@ class FeatureConnector(nn.Module):
                  out_channels: int,
                  with_norm: bool = True,
                  always_project: bool = False,
-                 l2_normalize: bool = False):
+                 l2_normalize: bool = False,
+                 shrink_first: bool = False):
         super().__init__()
+        self.shrink_first = shrink_first
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
         self.l2_normalize = l2_normalize
@@ -87,6 +95,9 @@ class FeatureConnector(nn.Module):
                 f'a map of shape {tuple(feat.shape)}')
         if self.l2_normalize:
             feat = F.normalize(feat, p=2, dim=1)
+        if self.shrink_first and feat.shape[-2] >= target_size[0] and \
+                feat.shape[-1] >= target_size[1]:
+            feat = align_spatial(feat, target_size)
         if self.project is not None:
             feat = self.project(feat)
         return align_spatial(feat, target_size)

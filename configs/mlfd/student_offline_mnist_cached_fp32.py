@@ -1,0 +1,8 @@
+# student_offline_mnist_cached.py with a float32 joint-output cache (to
+# measure what float16 storage costs in accuracy; see README).
+_base_ = ['./student_offline_mnist_cached.py']
+_cache_root = 'work_dirs/joint_output_cache/student_offline_mnist_fp32'
+model = dict(joint_output_cache=dict(root=_cache_root, dtype='float32'))
+train_dataloader = dict(dataset=dict(root=_cache_root))
+val_dataloader = dict(dataset=dict(root=_cache_root))
+test_dataloader = dict(dataset=dict(root=_cache_root))
