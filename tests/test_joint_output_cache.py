@@ -213,3 +213,25 @@ def test_uncached_samples_are_refused_with_the_fix(setup, batch):
     with pytest.raises(ValueError, match='wrap the loader\'s dataset in '
                        'CachedFeatureDataset'):
         cached(inputs, samples, mode='loss')
+
+
+def test_shrink_first_connector_is_the_same_map_in_eval_at_fewer_positions():
+    """Pooling and a 1x1 conv + BN in eval mode commute: shrink_first gives
+    the same output; in training its conv sees the pooled map."""
+    from mlfd_mm.models.connectors import FeatureConnector
+    torch.manual_seed(0)
+    late = FeatureConnector(4, 8)
+    early = FeatureConnector(4, 8, shrink_first=True)
+    early.load_state_dict(late.state_dict())
+    late.project[1].running_mean.normal_()
+    early.project[1].running_mean.copy_(late.project[1].running_mean)
+    feat = torch.randn(2, 4, 8, 8)
+    late.eval(), early.eval()
+    assert torch.allclose(early(feat, (4, 4)), late(feat, (4, 4)), atol=1e-5)
+    seen = []
+    early.project[0].register_forward_hook(
+        lambda m, i, o: seen.append(tuple(i[0].shape)))
+    early.train()
+    assert early(feat, (4, 4)).shape == (2, 8, 4, 4)
+    assert early(feat, (16, 16)).shape == (2, 8, 16, 16)  # grows: after
+    assert seen == [(2, 4, 4, 4), (2, 4, 8, 8)]

@@ -72,7 +72,7 @@ def _step_lines(report, rss):
     row("MLFD, cached, pool='min'", 'student_cached_pooled', 'student_step')
     for dtype in ('float16', 'float32'):
         if f'student_joint_output_{dtype}' in student['variants']:
-            row(f'MLFD, joint-output cache {dtype[5:]}',
+            row(f'MLFD, joint-output {dtype}',
                 f'student_joint_output_{dtype}', 'student_step')
     for mode in ('online', 'cached'):
         lines.append(
