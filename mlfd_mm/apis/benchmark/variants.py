@@ -219,6 +219,7 @@ class Variants:
     def distiller(self, cached: bool, pooled: bool = False):
         """The MLFD student's step, its joint teacher online or cached."""
         cfg = copy.deepcopy(self.student_cfg)
+        cfg.pop('joint_output_cache', None)  # a cached student config's
         joint, root = self._joint_config(cached, pooled)
         cfg['teacher'] = dict(config=joint, checkpoint=None)
         return self._student(MODELS.build(cfg), root if cached else None)
@@ -252,6 +253,7 @@ def build_joint_output_caches(joint_cfg, student_cfg, student_test, work,
     from ...cache.joint_outputs import JointOutputCacheWriter, joint_identity
     torch.manual_seed(seed)
     cfg = copy.deepcopy(student_cfg)
+    cfg.pop('joint_output_cache', None)
     cfg['teacher'] = dict(config=copy.deepcopy(joint_cfg), checkpoint=None)
     distiller = MODELS.build(cfg).eval()
     checkpoint = osp.join(work, 'joint_random.pth')
