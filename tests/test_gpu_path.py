@@ -332,3 +332,78 @@ def test_loaders_pin_memory_only_where_cuda_is_visible(monkeypatch):
     assert pin_loaders_on_gpu(cfg) == ['train_dataloader']
     assert cfg.train_dataloader.pin_memory is True
     assert cfg.val_dataloader.pin_memory is False  # the config's own wins
+
+
+@pytest.mark.slow
+def test_deferred_runtime_info_hook_logs_what_the_stock_one_does(
+        tmp_path, teacher):
+    """Trained with either hook (2 epochs of 3 iterations, logger every 2),
+    the message hub ends up with the same loss history; on CUDA
+    tools/train.py puts the deferred one in place."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    from conftest import distiller_config, make_image_folder
+    from mlfd_mm.apis.device_training import defer_log_reads_on_gpu
+    data = make_image_folder(tmp_path / 'data')
+    history = {}
+    for kind in ('RuntimeInfoHook', 'DeferredRuntimeInfoHook'):
+        cfg = distiller_config(teacher, data, tmp_path / kind, max_epochs=2)
+        cfg['default_hooks'].update(
+            runtime_info=dict(type=kind),
+            logger=dict(type='LoggerHook', interval=2))
+        cfg.update(custom_hooks=[], val_cfg=None, val_dataloader=None,
+                   val_evaluator=None)
+        cfg['default_hooks']['checkpoint'] = dict(type='CheckpointHook',
+                                                  interval=100)
+        runner = Runner.from_cfg(Config(cfg))
+        runner.train()
+        hub = runner.message_hub
+        history[kind] = {
+            key: hub.get_scalar(key).data[0].tolist()
+            for key in ('train/loss', 'train/loss_kd', 'train/loss_ce')}
+    assert len(history['RuntimeInfoHook']['train/loss']) == 6
+    assert history['DeferredRuntimeInfoHook'] == history['RuntimeInfoHook']
+
+    cfg = Config(dict(default_hooks=dict(logger=dict(type='LoggerHook'))))
+    assert defer_log_reads_on_gpu(cfg) is torch.cuda.is_available()
+
+
+def test_deferred_runtime_info_hook_reads_once_per_logging_interval(
+        count_waits):
+    """Five iterations of 3 per epoch, logger every 2: the values reach the
+    hub at iterations 2, 3 (end of epoch) and 5, read back once each time;
+    the hub then holds what the stock hook gives it."""
+    from types import SimpleNamespace
+
+    from mmengine.hooks import LoggerHook, RuntimeInfoHook
+    from mmengine.logging import MessageHub
+
+    from mlfd_mm.engine import DeferredRuntimeInfoHook
+
+    def runner(name):
+        return SimpleNamespace(
+            message_hub=MessageHub.get_instance(name),
+            train_dataloader=[None] * 3, hooks=[LoggerHook(interval=2)])
+
+    outputs = [dict(loss=torch.tensor(0.5 + i), count=torch.tensor(i),
+                    note=7.0) for i in range(5)]
+    stock, deferred = runner('gpu_path_stock'), runner('gpu_path_deferred')
+    hook = DeferredRuntimeInfoHook()
+    hook._interval = 2  # what before_train reads from the LoggerHook
+    calls = count_waits()
+    seen = []
+    for i, out in enumerate(outputs):
+        batch_idx = i % 3
+        RuntimeInfoHook.after_train_iter(RuntimeInfoHook(), stock,
+                                         batch_idx, outputs=out)
+        before = len(calls)
+        hook.after_train_iter(deferred, batch_idx, outputs=out)
+        seen.append(len(deferred.message_hub.log_scalars.get(
+            'train/loss', SimpleNamespace(data=[[]])).data[0]))
+        assert calls.count('tolist') - before <= 1
+    assert seen == [0, 2, 3, 3, 5]
+    assert calls.count('tolist') == 3
+    for key in ('train/loss', 'train/count', 'train/note'):
+        assert deferred.message_hub.get_scalar(key).data[0].tolist() == \
+            stock.message_hub.get_scalar(key).data[0].tolist()

@@ -17,7 +17,7 @@ from mlfd_mm.apis.runner import (check_run_checkpoint,  # noqa: E402
                                  parse_run_args, prepare_run)
 from mlfd_mm.apis.device_training import (  # noqa: E402
     amp_optim_wrapper, channels_last_on_gpu, copy_batches_without_waiting,
-    pin_loaders_on_gpu)
+    defer_log_reads_on_gpu, pin_loaders_on_gpu)
 from mlfd_mm.checkpoint import trusted_checkpoints  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
@@ -76,6 +76,7 @@ def merge_args(cfg, args):
                                  enable=True)
     if not args.no_pin_memory:
         pin_loaders_on_gpu(cfg)
+    defer_log_reads_on_gpu(cfg)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg.get(key)
         if not loader:

@@ -121,3 +121,24 @@ def pin_loaders_on_gpu(cfg) -> list:
             loader['pin_memory'] = True
             switched.append(key)
     return switched
+
+
+def defer_log_reads_on_gpu(cfg) -> bool:
+    """On a machine whose training runs on CUDA, replace mmengine's
+    ``RuntimeInfoHook`` (which reads every logged loss back from the device
+    each iteration) by :class:`DeferredRuntimeInfoHook` (reads them together
+    when the logger needs them), unless the config names its own
+    ``default_hooks.runtime_info``. Nothing changes where no GPU is
+    visible.
+
+    Returns:
+        bool: whether it was replaced.
+    """
+    if not torch.cuda.is_available():
+        return False
+    hooks = cfg.get('default_hooks') or {}
+    if hooks.get('runtime_info') is not None:
+        return False
+    cfg.default_hooks = dict(hooks, runtime_info=dict(
+        type='DeferredRuntimeInfoHook'))
+    return True
