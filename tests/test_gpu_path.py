@@ -407,3 +407,16 @@ def test_deferred_runtime_info_hook_reads_once_per_logging_interval(
     for key in ('train/loss', 'train/count', 'train/note'):
         assert deferred.message_hub.get_scalar(key).data[0].tolist() == \
             stock.message_hub.get_scalar(key).data[0].tolist()
+
+
+def test_kd_loss_keeps_fp32_targets_for_bf16_logits():
+    """Under bf16 autocast the student's logits are bf16: the KD target
+    (and the loss) stay fp32, exactly the loss of the upcast logits."""
+    from mlfd_mm.models.losses import KDLoss
+    torch.manual_seed(0)
+    student = torch.randn(4, 7).to(torch.bfloat16)
+    teacher = torch.randn(4, 7) * 3
+    kd = KDLoss(temperature=2.0)
+    loss = kd(student, teacher)
+    assert loss.dtype == torch.float32
+    assert torch.equal(loss, kd(student.float(), teacher))

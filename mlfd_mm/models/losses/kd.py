@@ -52,12 +52,16 @@ class KDLoss(nn.Module):
                 'KDLoss: give exactly one of teacher_logits and target_probs')
         target = target_probs if target_probs is not None else F.softmax(
             teacher_logits / self.temperature, dim=-1)
-        target = target.detach().to(student_logits.dtype)
+        # At least fp32: under bf16 autocast the logits are bf16, whose
+        # three significant digits would round the target probabilities.
+        dtype = torch.promote_types(student_logits.dtype, torch.float32)
+        target = target.detach().to(dtype)
         if target.shape != student_logits.shape:
             raise ValueError(
                 f'KDLoss: student logits {tuple(student_logits.shape)} and '
                 f'target {tuple(target.shape)} differ in shape')
-        log_student = F.log_softmax(student_logits / self.temperature, dim=-1)
+        log_student = F.log_softmax(
+            student_logits.to(dtype) / self.temperature, dim=-1)
         # xlogy: 0 * log(0) = 0 for targets with exact zeros.
         kl = (torch.xlogy(target, target) - target * log_student).sum(-1)
         return self.loss_weight * self.temperature**2 * kl.mean()
