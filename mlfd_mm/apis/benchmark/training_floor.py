@@ -236,6 +236,10 @@ def training_floor(config='configs/teachers/offline_mnist_resnet18.py',
                                floor['wall_ms_per_sample'])
         entry['cpu_ratio'] = (entry['cpu_ms_per_sample'] /
                               floor['cpu_ms_per_sample'])
+        # each round's ratio to the floor's measurement of the same round
+        entry['round_wall_ratios'] = [
+            a['wall_ms_per_sample'] / b['wall_ms_per_sample']
+            for a, b in zip(entry['rounds'], floor['rounds'])]
         entry['verdict'] = floor_verdict(entry['wall_ratio'])
     return out
 
@@ -267,7 +271,9 @@ def format_training_floor(section: dict) -> str:
     for name, entry in section['variants'].items():
         if 'verdict' in entry:
             lines.append(f'  {name} / {FLOOR} (wall) = '
-                         f'{entry["wall_ratio"]:.3f}  ({entry["verdict"]})')
+                         f'{entry["wall_ratio"]:.3f}  ({entry["verdict"]}); '
+                         'per round: ' + ', '.join(
+                             f'{r:.3f}' for r in entry['round_wall_ratios']))
     return '\n'.join(lines)
 
 
