@@ -644,6 +644,10 @@ def test_pipeline_config_wiring(monkeypatch):
     ('mtkd_fashion_w4_equal', False, ['resnet18', 'tinynet', 'seresnext'],
      0, .1),
     ('kd_fashion_w4_seresnext', False, ['seresnext'], 0, .1),
+    ('amtml_fashion_w4_ce1', True, ['resnet18', 'tinynet', 'seresnext'], 3,
+     .1),
+    ('mtkd_fashion_w4_equal_ce1', False,
+     ['resnet18', 'tinynet', 'seresnext'], 0, .1),
 ])
 def test_w4_student_configs(stem, adaptive, teachers_, num_hints, l2):
     cfg, distiller = _build_from_config(stem)
@@ -693,7 +697,8 @@ def test_w4_pipeline_wiring(monkeypatch):
     done = {f'teachers/{n}': dict(checkpoint=f'/runs/{n}/best.pth',
                                   config=f'/runs/{n}/config.py')
             for n in pipe.teachers}
-    for name in ('equal', 'amtml', 'amtml_no_l2', 'kd_seresnext'):
+    for name in ('equal', 'amtml', 'amtml_no_l2', 'kd_seresnext',
+                 'equal_ce1', 'amtml_ce1'):
         cfg = Config.fromfile(pipe.students[name])
         set_student_teachers(cfg, done)
         assert all(t.checkpoint == f'/runs/{t.name}/best.pth'
@@ -701,3 +706,6 @@ def test_w4_pipeline_wiring(monkeypatch):
     mlfd = Config.fromfile(pipe.students.mlfd)
     assert _in_repo(mlfd.model.student) == _in_repo(pipe.teachers.student)
     assert list(mlfd.model.distill) == [(1, 'l1'), (2, 'l2'), (3, 'l3')]
+    for name in ('equal_ce1', 'amtml_ce1'):
+        assert Config.fromfile(
+            pipe.students[name]).model.loss_weights.ce == 1.0

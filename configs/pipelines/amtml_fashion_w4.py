@@ -6,7 +6,8 @@
 #   equal-weight multi-teacher KD    = students/equal,
 #   AMTML-KD, released defaults      = students/amtml,
 #   AMTML-KD without the latent L2   = students/amtml_no_l2,
-#   MLFD from a same-dataset joint   = joint + students/mlfd.
+#   MLFD from a same-dataset joint   = joint + students/mlfd,
+#   and equal-weight KD / AMTML-KD with CE weight 1.0 (students/*_ce1).
 #   python tools/run_pipeline.py configs/pipelines/amtml_fashion_w4.py --seeds 0 1 2
 name = 'amtml_fashion_w4'
 dataset = 'fashion'
@@ -23,6 +24,9 @@ students = dict(
     amtml_no_l2='{{fileDirname}}/../amtml/amtml_fashion_w4_no_l2.py',
     kd_seresnext='{{fileDirname}}/../amtml/kd_fashion_w4_seresnext.py',
     mlfd='{{fileDirname}}/../amtml/mlfd_fashion_w4.py',
+    # the same two with CE weight 1.0 instead of the released 0.3
+    equal_ce1='{{fileDirname}}/../amtml/mtkd_fashion_w4_equal_ce1.py',
+    amtml_ce1='{{fileDirname}}/../amtml/amtml_fashion_w4_ce1.py',
 )
 baseline = 'teachers/student'
 table = [
@@ -36,4 +40,6 @@ table = [
     ('AMTML-KD, released defaults', 'students/amtml'),
     ('AMTML-KD without latent L2', 'students/amtml_no_l2'),
     ('MLFD student', 'students/mlfd'),
+    ('multi-teacher KD, equal weights, CE 1.0', 'students/equal_ce1'),
+    ('AMTML-KD, released defaults but CE 1.0', 'students/amtml_ce1'),
 ]
