@@ -420,3 +420,27 @@ def test_kd_loss_keeps_fp32_targets_for_bf16_logits():
     loss = kd(student, teacher)
     assert loss.dtype == torch.float32
     assert torch.equal(loss, kd(student.float(), teacher))
+
+
+def test_labels_go_to_the_device_in_one_copy_before_the_preprocessor():
+    """The pre-hook puts every sample's label on the preprocessor's device
+    (the meta device stands in for a GPU here) as views of one tensor;
+    on the CPU, and for labels already moved, it does nothing."""
+    from types import SimpleNamespace
+
+    from mlfd_mm.apis.device_training import labels_to_device_first
+    data = dict(inputs=None, data_samples=samples([0, 3, 1], 'shapes'))
+    cpu_labels = [s.gt_label for s in data['data_samples']]
+    labels_to_device_first(SimpleNamespace(device=torch.device('cpu')),
+                           (data, True))
+    assert [s.gt_label for s in data['data_samples']] == cpu_labels
+    meta = SimpleNamespace(device=torch.device('meta'))
+    labels_to_device_first(meta, (data, True))
+    moved = [s.gt_label for s in data['data_samples']]
+    assert [(t.device.type, tuple(t.shape)) for t in moved] == \
+        [('meta', (1, ))] * 3
+    assert moved[0]._base is not None and \
+        moved[0]._base is moved[2]._base  # views of one copied tensor
+    labels_to_device_first(meta, (data, True))  # already there: unchanged
+    assert all(a is b for a, b in zip(
+        moved, [s.gt_label for s in data['data_samples']]))

@@ -59,12 +59,39 @@ def amp_optim_wrapper(optim_wrapper: dict,
     return cfg
 
 
+def labels_to_device_first(module, args) -> None:
+    """A forward pre-hook of a data preprocessor: copy the batch's labels
+    (each data sample's CPU ``gt_label``) to the preprocessor's device as
+    one tensor without waiting, before the preprocessor runs. mmpretrain's
+    ``ClsDataPreprocessor`` copies them with a blocking ``.to()``, which on a
+    GPU makes the host wait for the previous step; with the labels already
+    there its copy does nothing. Does nothing on the CPU, or when any
+    label is not a CPU tensor."""
+    device = module.device
+    data = args[0] if args else None
+    samples = data.get('data_samples') if isinstance(data, dict) else None
+    if device.type == 'cpu' or not samples:
+        return
+    labels = [getattr(sample, 'gt_label', None) for sample in samples]
+    if not all(isinstance(label, torch.Tensor) and label.device.type == 'cpu'
+               for label in labels):
+        return
+    sizes = [label.numel() for label in labels]
+    flat = torch.cat([label.reshape(-1) for label in labels])
+    if device.type == 'cuda':
+        flat = flat.pin_memory()
+    flat = flat.to(device, non_blocking=True)
+    for sample, label in zip(samples, flat.split(sizes)):
+        sample.set_gt_label(label)
+
+
 def copy_batches_without_waiting(runner) -> bool:
     """Let the model's data preprocessor copy each batch to a CUDA device
-    with ``non_blocking=True``, so the host does not wait for the device to
-    finish the previous step before it sends the next batch (with the
-    loader's ``pin_memory=True`` the copy is asynchronous). Nothing changes
-    on the CPU.
+    with ``non_blocking=True``, and its labels ahead of it in one
+    non-blocking copy (:func:`labels_to_device_first`), so that the host
+    does not wait for the device to finish the previous step before it
+    sends the next batch (with the loader's ``pin_memory=True`` the copy is
+    asynchronous). Nothing changes on the CPU.
 
     Returns:
         bool: whether it was switched on.
@@ -78,6 +105,7 @@ def copy_batches_without_waiting(runner) -> bool:
     if not hasattr(preprocessor, '_non_blocking'):
         return False
     preprocessor._non_blocking = True
+    preprocessor.register_forward_pre_hook(labels_to_device_first)
     return True
 
 

@@ -51,6 +51,7 @@ from mmengine.registry import MODELS, init_default_scope
 from mmpretrain.structures import DataSample
 
 from ...atomic_files import atomic_write_json, atomic_write_text
+from ..device_training import labels_to_device_first
 from ...config import complete_config, resolve_model_config
 from ...engine import AutocastOptimWrapper
 from ...models.device_format import to_channels_last
@@ -261,8 +262,12 @@ class DeviceVariants:
 
     def _prepare(self, model):
         # As tools/train.py does on CUDA (copy_batches_without_waiting).
+        # The same batch object serves every step: after the first, its
+        # labels are on the device already.
         if self.device.type == 'cuda':
             model.data_preprocessor._non_blocking = True
+            model.data_preprocessor.register_forward_pre_hook(
+                labels_to_device_first)
         model.train()
 
     def _free(self):
