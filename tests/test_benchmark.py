@@ -240,3 +240,7 @@ def test_training_floor_mode(tiny_offline_root, tmp_path, monkeypatch):
     assert project['wall_ratio'] == pytest.approx(
         project['wall_ms_per_sample'] / floor['wall_ms_per_sample'])
     assert project['verdict'].startswith('target <= 1.05')
+    receive = report['receive_cpu_ms_per_batch']
+    assert set(receive) == {'plain_pytorch', 'pseudo_collate',
+                            'stack_collate'}
+    assert all(positive(v) for v in receive.values())

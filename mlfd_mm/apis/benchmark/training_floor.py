@@ -244,6 +244,41 @@ def training_floor(config='configs/teachers/offline_mnist_resnet18.py',
     return out
 
 
+def receive_costs(config='configs/teachers/offline_mnist_resnet18.py',
+                  collates=('pseudo_collate', 'stack_collate'),
+                  batch_size=64, batches=10, data_root=None,
+                  wait=0.5) -> dict:
+    """This process's CPU milliseconds to take one batch from a loader
+    worker that has it ready (the worker is given ``wait`` seconds first),
+    median over ``batches``: for the floor's collate (images and labels
+    stacked) and for each ``collate_fn`` type of ``collates``, on the
+    config's training dataset."""
+    from functools import partial
+
+    from mmengine.registry import FUNCTIONS
+    cfg = load_config(config, None if data_root is None else {
+        'train_dataloader.dataset.data_root': data_root})
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    dataset = DATASETS.build(copy.deepcopy(cfg.train_dataloader.dataset))
+    functions = {FLOOR: _floor_collate}
+    functions.update({name: partial(FUNCTIONS.get(name)) for name in collates})
+    out = {}
+    for name, function in functions.items():
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_size=batch_size, shuffle=True, num_workers=1,
+            collate_fn=function)
+        iterator, times = iter(loader), []
+        next(iterator)
+        for _ in range(min(batches, len(loader) - 1)):
+            time.sleep(wait)
+            start = time.process_time()
+            next(iterator)
+            times.append(time.process_time() - start)
+        del iterator
+        out[name] = 1000 * statistics.median(times)
+    return out
+
+
 def floor_verdict(ratio: float) -> str:
     """``ratio`` against ``FLOOR_TARGET``, in words."""
     if ratio <= FLOOR_TARGET:
@@ -268,6 +303,11 @@ def format_training_floor(section: dict) -> str:
             f'{entry["cpu_ms_per_sample"]:>13.3f} '
             f'{entry.get("cpu_ratio", 1.0):>6.3f} {entry["step_ms"]:>8.1f} '
             f'{entry["between_steps_ms"]:>10.1f}')
+    receive = section.get('receive_cpu_ms_per_batch')
+    if receive:
+        lines.append('  taking a ready batch from the loader worker, this '
+                     "process's CPU ms: " + ', '.join(
+                         f'{k} {v:.2f}' for k, v in receive.items()))
     for name, entry in section['variants'].items():
         if 'verdict' in entry:
             lines.append(f'  {name} / {FLOOR} (wall) = '
@@ -296,6 +336,10 @@ def run_training_floor(out='work_dirs/benchmark/training_floor.json',
     writes the report as JSON."""
     started = time.perf_counter()
     report = training_floor(variants=floor_variants(collates), **options)
+    report['receive_cpu_ms_per_batch'] = receive_costs(
+        options.get('config', 'configs/teachers/offline_mnist_resnet18.py'),
+        batch_size=options.get('batch_size', 64),
+        data_root=options.get('data_root'))
     report.update(command=command,
                   elapsed_s=time.perf_counter() - started, out=out)
     atomic_write_json(out, report)
