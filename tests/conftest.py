@@ -3,6 +3,7 @@ fixes, which must precede any torchvision import."""
 import copy
 import os
 import os.path as osp
+import socket
 import subprocess
 import sys
 
@@ -42,6 +43,55 @@ def run_tool(*args, env=None, timeout=300, check=True):
             f'{" ".join(map(str, args))} exited {proc.returncode}\n'
             f'--- stdout ---\n{proc.stdout[-4000:]}\n'
             f'--- stderr ---\n{proc.stderr[-4000:]}')
+    return proc
+
+
+def load_tool(path):
+    """The module of a script under the repository (``'tools/x.py'``), to
+    call its ``main(argv)`` in this process."""
+    import importlib.util
+    name = '_tool_' + osp.splitext(path)[0].replace('/', '_')
+    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 now (the OS's choice)."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+# What torchrun's rendezvous store says when its port was taken between
+# free_port() and its bind (another process on the machine got it).
+_PORT_TAKEN = ('EADDRINUSE', 'Address already in use',
+               'address already in use')
+
+
+def run_distributed(*args, env=None, timeout=600, attempts=3):
+    """Run a multi-process launch (``tools/dist_*.sh``, which read the
+    rendezvous port from ``PORT``; an argument ``'{port}'`` is replaced by
+    it too) on a free port, and once more on another port if that one was
+    taken before the launcher bound it; fail on any other error.
+
+    Several ranks start several interpreters each: on a loaded machine this
+    takes minutes, hence the long default ``timeout``.
+    """
+    for attempt in range(attempts):
+        port = str(free_port())
+        proc = run_tool(*[port if str(a) == '{port}' else a for a in args],
+                        env=dict(env or {}, PORT=port), timeout=timeout,
+                        check=False)
+        output = proc.stdout + proc.stderr
+        if proc.returncode == 0 or not any(s in output for s in _PORT_TAKEN):
+            break
+    if proc.returncode != 0:
+        raise AssertionError(
+            f'{" ".join(map(str, args))} exited {proc.returncode} (port '
+            f'{port}, attempt {attempt + 1})\n--- stdout ---\n'
+            f'{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-4000:]}')
     return proc
 
 
@@ -298,3 +348,26 @@ def tiny_pipeline_run(tmp_path_factory, tiny_offline_root):
     proc = run_tool(PYTHON, 'tools/run_pipeline.py', pipe, '--work-dir', work,
                     timeout=900)
     return pipe, work, proc
+
+
+# ---------------------------------------------------------------------------
+# parallel runs (make test: pytest -n 2 --dist loadgroup)
+# ---------------------------------------------------------------------------
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist, tests sharing an expensive fixture run in one
+    process, so that it is built once: those of ``tiny_pipeline_run`` (a
+    whole pipeline) together, and those of a module-scoped or
+    session-scoped fixture defined in their own module by module. The rest
+    are spread one by one."""
+    for item in items:
+        if 'tiny_pipeline_run' in getattr(item, 'fixturenames', ()):
+            group = 'tiny_pipeline'
+        else:
+            info = getattr(item, '_fixtureinfo', None)
+            defs = [d for ds in (info.name2fixturedefs.values() if info
+                                 else ()) for d in ds]
+            shared = any(d.scope in ('module', 'session')
+                         and d.baseid.endswith('.py') for d in defs)
+            group = item.nodeid.split('::')[0] if shared else None
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))

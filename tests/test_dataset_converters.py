@@ -2,14 +2,13 @@
 official archive layout (a few 8 px JPEGs written here), the files it
 writes, the dataset the config then builds from them, and the errors on a
 missing or malformed file."""
-import importlib.util
 import json
 import os
 import os.path as osp
 
 import mlfd_mm  # noqa: F401  (compat fixes before torchvision is imported)
 import pytest
-from conftest import REPO
+from conftest import REPO, load_tool
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmpretrain.registry import DATASETS
@@ -30,11 +29,7 @@ def _lines(path):
 
 
 def _tool(name, folder='tools/dataset_converters'):
-    path = osp.join(REPO, folder, f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'_tool_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(f'{folder}/{name}.py')
 
 
 def _build(config, root, loader):

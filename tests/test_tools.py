@@ -4,12 +4,11 @@ dataset; and the set-up they share (mlfd_mm.apis.runner)."""
 import json
 import os
 import os.path as osp
-import socket
 
 import pytest
 import torch
 
-from conftest import PYTHON, REPO, run_tool
+from conftest import PYTHON, REPO, run_distributed, run_tool
 
 from mlfd_mm.apis.runner import format_accuracy_table, load_config
 
@@ -107,9 +106,8 @@ def test_test_tool_prints_and_writes_accuracy(tmp_path, tiny_offline_root):
     # dist_test.sh: the same checkpoint under torchrun (one process) gives
     # the same metrics.
     dist_out = tmp_path / 'dist_metrics.json'
-    run_tool('bash', 'tools/dist_test.sh', cfg, work / 'epoch_1.pth', 1,
-             '--work-dir', work, '--out', dist_out,
-             env=dict(PORT=str(_free_port())))
+    run_distributed('bash', 'tools/dist_test.sh', cfg, work / 'epoch_1.pth',
+                    1, '--work-dir', work, '--out', dist_out)
     assert json.loads(dist_out.read_text()) == pytest.approx(metrics)
 
 
@@ -135,20 +133,13 @@ def test_test_tool_refuses_a_missing_checkpoint(tmp_path, tiny_offline_root):
     assert str(missing) in proc.stderr
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason='CPU path under test')
 def test_two_process_cpu_training(tmp_path, tiny_offline_root):
     work = tmp_path / 'ddp'
-    proc = run_tool('bash', 'tools/dist_train.sh',
-                    _tiny_config(tmp_path, tiny_offline_root, 1), 2,
-                    '--work-dir', work,
-                    env=dict(PORT=str(_free_port())))
+    proc = run_distributed('bash', 'tools/dist_train.sh',
+                           _tiny_config(tmp_path, tiny_offline_root, 1), 2,
+                           '--work-dir', work)
     ckpt = _state(work / 'epoch_1.pth')
     # Two ranks share the 100 images: half the iterations of one process.
     assert ckpt['meta']['iter'] == 100 // (2 * BATCH)
@@ -199,8 +190,8 @@ train_cfg = dict(max_epochs=1, val_interval=1)
 param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True)]
 ''')
     work = tmp_path / 'ddp_joint'
-    proc = run_tool('bash', 'tools/dist_train.sh', cfg, 2, '--work-dir', work,
-                    env=dict(PORT=str(_free_port())), timeout=600)
+    proc = run_distributed('bash', 'tools/dist_train.sh', cfg, 2,
+                           '--work-dir', work)
     ckpt = _state(work / 'epoch_1.pth')
     # 2 x 100 training images over 2 ranks of 25: 4 iterations each
     assert ckpt['meta']['iter'] == 200 // (2 * 25)
@@ -249,3 +240,18 @@ def test_format_accuracy_table():
     assert format_accuracy_table({'accuracy/top1': 50.0}).splitlines()[1] \
         == 'all                 50.00        -'
     assert json.loads(format_accuracy_table({'loss': 1.5})) == {'loss': 1.5}
+
+
+def test_run_distributed_retries_only_a_taken_port(monkeypatch):
+    """The suite's launcher helper: a port taken between its choice and the
+    launcher's bind is retried on another; other failures are not."""
+    import conftest
+    ports = iter([1111, 2222, 3333])
+    monkeypatch.setattr(conftest, 'free_port', lambda: next(ports))
+    script = ('echo "{port} $PORT"; test "$PORT" != 1111 || '
+              '{ echo "EADDRINUSE: address already in use" >&2; exit 1; }')
+    proc = run_distributed('bash', '-c', script.replace('{port}', '$0'),
+                           '{port}')
+    assert proc.stdout.split() == ['2222', '2222']
+    with pytest.raises(AssertionError, match='exited 3 .port 3333, attempt 1'):
+        run_distributed('bash', '-c', 'exit 3')
