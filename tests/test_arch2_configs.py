@@ -121,12 +121,25 @@ def test_student_config_trains_a_step(name, recipe, weights):
     assert any(g is not None and g.abs().sum() > 0 for g in grads)
 
 
-def test_authors_pipeline_reuses_the_default_ones_stages():
+@pytest.mark.parametrize('variant,init,weights', [
+    ('authors', None, dict(kd=0.6, feature=0.2, ce=0.2)),
+    ('init', 'stage1', dict(kd=0.6, feature=0.2, ce=1.0)),
+    ('init_ce_only', 'stage1', dict(kd=0., feature=0., ce=1.0)),
+])
+def test_recipe_pipelines_reuse_the_default_ones_stages(variant, init,
+                                                        weights):
+    """Each recipe pipeline differs from offline_arch2.py in its students
+    only, and reuses its stage-1/2 runs."""
     default = Config.fromfile(_in_repo('configs/pipelines/offline_arch2.py'))
-    authors = Config.fromfile(
-        _in_repo('configs/pipelines/offline_arch2_authors.py'))
-    assert _in_repo(authors.stages_of) == _in_repo(
+    pipe = Config.fromfile(
+        _in_repo(f'configs/pipelines/offline_arch2_{variant}.py'))
+    assert _in_repo(pipe.stages_of) == _in_repo(
         'configs/pipelines/offline_arch2.py')
-    assert (authors.teachers, authors.joint_teacher) == (
+    assert (pipe.teachers, pipe.joint_teacher) == (
         default.teachers, default.joint_teacher)
-    assert set(authors.students) == set(default.students) == set(TEACHERS)
+    assert set(pipe.students) == set(default.students) == set(TEACHERS)
+    for name, path in pipe.students.items():
+        model = Config.fromfile(path).model
+        assert model.get('student_init') == init
+        assert model.loss_weights.to_dict() == weights
+        assert model.dataset == name
