@@ -6,7 +6,8 @@
 # teacher and each student trains 200 epochs (paper_sgd_224.py); the joint
 # teacher about 1/5 of a teacher's steps (configs/mlfd/joint_t4.py sets its
 # epochs). Data preparation: see configs/_base_/datasets/ and
-# tools/dataset_converters/.
+# tools/dataset_converters/; the datasets are read under data/, or under
+# $MLFD_DATA_ROOT where it is set (no config to edit).
 name = 't4'
 _teacher_dir = '{{fileDirname}}/../teachers/'
 _mlfd_dir = '{{fileDirname}}/../mlfd/'
