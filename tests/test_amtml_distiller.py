@@ -648,6 +648,8 @@ def test_pipeline_config_wiring(monkeypatch):
      .1),
     ('mtkd_fashion_w4_equal_ce1', False,
      ['resnet18', 'tinynet', 'seresnext'], 0, .1),
+    ('amtml_fashion_w4_equal', False, ['resnet18', 'tinynet', 'seresnext'],
+     3, .1),
 ])
 def test_w4_student_configs(stem, adaptive, teachers_, num_hints, l2):
     cfg, distiller = _build_from_config(stem)
@@ -698,7 +700,7 @@ def test_w4_pipeline_wiring(monkeypatch):
                                   config=f'/runs/{n}/config.py')
             for n in pipe.teachers}
     for name in ('equal', 'amtml', 'amtml_no_l2', 'kd_seresnext',
-                 'equal_ce1', 'amtml_ce1'):
+                 'equal_ce1', 'amtml_ce1', 'amtml_equal'):
         cfg = Config.fromfile(pipe.students[name])
         set_student_teachers(cfg, done)
         assert all(t.checkpoint == f'/runs/{t.name}/best.pth'

@@ -27,6 +27,8 @@ students = dict(
     # the same two with CE weight 1.0 instead of the released 0.3
     equal_ce1='{{fileDirname}}/../amtml/mtkd_fashion_w4_equal_ce1.py',
     amtml_ce1='{{fileDirname}}/../amtml/amtml_fashion_w4_ce1.py',
+    # hints and RKD with equal teacher weights: the adaptive weights' share
+    amtml_equal='{{fileDirname}}/../amtml/amtml_fashion_w4_equal.py',
 )
 baseline = 'teachers/student'
 table = [
@@ -42,4 +44,5 @@ table = [
     ('MLFD student', 'students/mlfd'),
     ('multi-teacher KD, equal weights, CE 1.0', 'students/equal_ce1'),
     ('AMTML-KD, released defaults but CE 1.0', 'students/amtml_ce1'),
+    ('AMTML-KD with equal weights (hints, RKD)', 'students/amtml_equal'),
 ]
