@@ -264,15 +264,21 @@ def test_amp_wrapper_choice_and_a_bf16_step_on_cpu(teacher):
 # tools/benchmark.py --device
 # ---------------------------------------------------------------------------
 def _write_configs(tmp_path, teacher):
+    """A joint config of the tiny teachers (no checkpoints) and an MLFD
+    student config on it, as files."""
     joint = tmp_path / 'joint.py'
     joint_model = copy.deepcopy(teacher['config'])
     for spec in joint_model['teachers']:
         spec['checkpoint'] = None
-    joint.write_text(f"default_scope = 'mmpretrain'\nmodel = {joint_model!r}\n")
+    joint.write_text(
+        f"default_scope = 'mmpretrain'\nmodel = {joint_model!r}\n")
+    student_model = dict(
+        type='MLFDDistiller', student=narrow_resnet(5),
+        teacher=dict(config=str(joint), checkpoint=None), dataset='shapes',
+        distill=PAIRS)
     student = tmp_path / 'student.py'
     student.write_text(
-        "default_scope = 'mmpretrain'\n"
-        f"model = {dict(type='MLFDDistiller', student=narrow_resnet(5), teacher=dict(config=str(joint), checkpoint=None), dataset='shapes', distill=PAIRS)!r}\n"  # noqa: E501
+        f"default_scope = 'mmpretrain'\nmodel = {student_model!r}\n"
         'data_preprocessor = dict(mean=[120.0] * 3, std=[60.0] * 3, '
         'to_rgb=True)\n')
     return str(joint), str(student)
