@@ -140,6 +140,11 @@ def test_latent_dim_projects_beta(teachers):
     assert plain.beta_projection is None
 
 
+def _pearson_reference(x, y):
+    x, y = torch.tensor(x).double(), torch.tensor(y).double()
+    return float(torch.corrcoef(torch.stack([x, y]))[0, 1])
+
+
 def test_weight_statistics_against_correctness():
     """mu against the teachers' correctness: 4 instances, 2 teachers."""
     weights = torch.tensor([[.9, .1], [.2, .8], [.6, .4], [.5, .5]])
@@ -159,6 +164,14 @@ def test_weight_statistics_against_correctness():
     assert stats['disagree'] == 3
     assert stats['top_mu_correct_disagree'] == pytest.approx(200 / 3)
     assert stats['chance_disagree'] == pytest.approx(50.)
+    # agreement with the student's class: teacher 1 agrees where mu_1 is
+    # highest (instance 1) and on instance 3
+    agree = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]]).bool()
+    with_agree = weight_statistics(weights, correct, agree)
+    assert with_agree['top_mu_agree'] == pytest.approx(75.)
+    assert with_agree['chance_agree'] == pytest.approx(50.)
+    assert with_agree['corr_agree'][1] == pytest.approx(
+        _pearson_reference([.1, .8, .4, .5], [0, 1, 0, 1]))
     uniform = weight_statistics(torch.full((4, 2), .5), correct)
     assert uniform['corr'] == [None, None] and uniform['std'] == [0., 0.]
     with pytest.raises(ValueError, match='must both be'):
@@ -471,6 +484,7 @@ def test_runner_trains_weights_and_logs_them(teachers, tmp_path):
     assert sum(result['mean']) == pytest.approx(1.)
     text = format_teacher_weight_evidence(result)
     assert '| wide |' in text and 'mean mu per training epoch' in text
+    assert len(result['corr_agree']) == 3 and 'student\'s class' in text
     plain = tmp_path / 'plain.py'
     plain.write_text("model = dict(type='ImageClassifier')\n")
     with pytest.raises(ValueError, match='not AMTMLDistiller'):

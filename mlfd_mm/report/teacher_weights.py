@@ -37,13 +37,16 @@ def _pearson(x: torch.Tensor, y: torch.Tensor) -> Optional[float]:
 
 
 def weight_statistics(weights: torch.Tensor,
-                      correct: torch.Tensor) -> dict:
+                      correct: torch.Tensor,
+                      agree: Optional[torch.Tensor] = None) -> dict:
     """The statistics of per-instance teacher weights against the teachers'
     correctness.
 
     Args:
         weights (Tensor): (N, K) mu, rows summing to 1.
         correct (Tensor): (N, K) bool, teacher k right on instance n.
+        agree (Tensor, optional): (N, K) bool, teacher k predicts the
+            student's class on instance n.
 
     Returns:
         dict: per teacher (lists of K): ``mean``, ``std`` (across
@@ -54,7 +57,10 @@ def weight_statistics(weights: torch.Tensor,
         teachers), ``oracle`` (% with some teacher right), ``best_teacher``
         (% of the single best teacher), each also ``..._disagree`` on the
         ``disagree`` instances (some but not all teachers right), where the
-        choice matters.
+        choice matters. With ``agree``: ``corr_agree`` (per teacher,
+        Pearson of mu_k and agree_k), ``top_mu_agree`` (% of instances
+        whose highest-mu teacher predicts the student's class) and
+        ``chance_agree``.
     """
     if weights.shape != correct.shape or weights.dim() != 2:
         raise ValueError(f'weights {tuple(weights.shape)} and correctness '
@@ -88,6 +94,17 @@ def weight_statistics(weights: torch.Tensor,
             if count else None
         out['oracle' + suffix] = pct(right > 0, rows)
         out['best_teacher' + suffix] = pct(correct[:, best], rows)
+    if agree is not None:
+        if agree.shape != weights.shape:
+            raise ValueError(f'agreement {tuple(agree.shape)} must be '
+                             f'{tuple(weights.shape)}')
+        agree = agree.bool()
+        out['corr_agree'] = [_pearson(weights[:, k], agree[:, k])
+                             for k in range(teachers)]
+        out['top_mu_agree'] = pct(
+            agree.gather(1, weights.argmax(1, keepdim=True))[:, 0],
+            everyone)
+        out['chance_agree'] = 100. * float(agree.double().mean())
     return out
 
 
@@ -133,18 +150,22 @@ def teacher_weight_evidence(config: str,
         dataset = DATASETS.build(loader_cfg.dataset)
     loader = DataLoader(dataset, batch_size=loader_cfg.get('batch_size', 64),
                         collate_fn=pseudo_collate)
-    weights, correct, student_right = [], [], []
+    weights, correct, agree, student_right = [], [], [], []
     for batch in loader:
         data = model.data_preprocessor(batch, False)
         inputs, samples = data['inputs'], data['data_samples']
         labels = torch.cat([s.gt_label.reshape(-1)[:1] for s in samples])
         out = model(inputs, mode='tensor')
         weights.append(out['teacher_weights'].float())
-        student_right.append(out['logits'].argmax(-1) == labels)
-        correct.append(torch.stack(
-            [teacher.forward_with_logits(inputs)[1].argmax(-1) == labels
-             for teacher in model.teachers], dim=1))
-    result = weight_statistics(torch.cat(weights), torch.cat(correct))
+        student = out['logits'].argmax(-1)
+        student_right.append(student == labels)
+        predicted = torch.stack(
+            [teacher.forward_with_logits(inputs)[1].argmax(-1)
+             for teacher in model.teachers], dim=1)
+        correct.append(predicted == labels[:, None])
+        agree.append(predicted == student[:, None])
+    result = weight_statistics(torch.cat(weights), torch.cat(correct),
+                               torch.cat(agree))
     result.update(
         teachers=list(model.teacher_names), split=split,
         student_accuracy=100. * float(torch.cat(student_right).double()
@@ -176,12 +197,15 @@ def format_teacher_weight_evidence(result: Dict) -> str:
         f'({result["instances"]} instances; student acc@1 '
         f'{result["student_accuracy"]:.2f})', '',
         '| teacher | acc@1 | mean mu | std mu (instances) | '
-        'corr(mu, correct) |', '|---|---|---|---|---|']
+        'corr(mu, correct) | corr(mu, agrees with student) |',
+        '|---|---|---|---|---|---|']
+    agree_corr = result.get('corr_agree') or [None] * len(names)
     for k, name in enumerate(names):
         lines.append(
             f'| {name} | {result["accuracy"][k]:.2f} | '
             f'{result["mean"][k]:.4f} | {result["std"][k]:.4f} | '
-            f'{_num(result["corr"][k], "+.3f")} |')
+            f'{_num(result["corr"][k], "+.3f")} | '
+            f'{_num(agree_corr[k], "+.3f")} |')
     if max(result['std']) == 0:
         lines += ['', 'mu is the same for every instance (equal weights): '
                   'the highest-mu teacher below is the first one']
@@ -195,6 +219,11 @@ def format_teacher_weight_evidence(result: Dict) -> str:
         f'highest-mu teacher right {_num(result["top_mu_correct_disagree"])}'
         f'% (a random teacher: {_num(result["chance_disagree"])}%; best '
         f'single teacher: {_num(result["best_teacher_disagree"])}%)']
+    if 'top_mu_agree' in result:
+        lines.append(
+            f'highest-mu teacher predicts the student\'s class: '
+            f'{_num(result["top_mu_agree"])}% (a random teacher: '
+            f'{_num(result["chance_agree"])}%)')
     epochs = result.get('epochs')
     if epochs:
         lines += ['', 'mean mu per training epoch (std across instances):',
