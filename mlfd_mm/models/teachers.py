@@ -359,8 +359,8 @@ class FrozenTeacher(nn.Module):
 
     def _backbone_outputs(self, inputs: torch.Tensor) -> tuple:
         """Every built stage's map, in the teacher's precision and memory
-        format on ``inputs.device`` (the uint8 pixels are made NHWC before
-        they become float: a quarter of the bytes)."""
+        format on ``inputs.device`` (the pixels are made NHWC before they
+        are normalised)."""
         frames = self.device_format.prepare(
             [self.backbone, self.neck, self.head], self._frames(inputs))
         with torch.no_grad(), self.device_format.autocast(frames.device):

@@ -308,8 +308,8 @@ class DistilledStudent:
     def inputs(self, raw: torch.Tensor) -> torch.Tensor:
         """Raw pixels -> the student's input (channel flip, mean/std), on
         their device; NHWC where the student runs so (its weights are made
-        NHWC at the first such call, the pixels before they become float).
-        """
+        NHWC at the first such call, the pixels before they are
+        normalised)."""
         if self.model is not None:
             raw = self.device_format.prepare([self.model], raw)
         return self.normaliser(raw)
