@@ -16,7 +16,7 @@ from mmpretrain.structures import DataSample
 
 from conftest import distiller_config, make_joint_teacher, state_copy
 from mlfd_mm.cache.reader import FEATURES_FIELD
-from mlfd_mm.datasets import StackedInputs, stack_collate
+from mlfd_mm.datasets import StackedInputs, stack_collate, stack_collate_list
 from mlfd_mm.models.normalise import PixelNormaliser
 
 MEAN, STD = [120.0, 110.0, 100.0], [60.0, 55.0, 50.0]
@@ -57,6 +57,9 @@ def test_stack_collate_is_pseudo_collate_with_stacked_images():
         list(range(6))
     listed = stack_collate(copy.deepcopy(batch), inputs_as='list')
     assert isinstance(listed['inputs'], StackedInputs)
+    assert FUNCTIONS.get('stack_collate_list') is stack_collate_list
+    assert type(stack_collate_list(copy.deepcopy(batch))['inputs']) is \
+        StackedInputs
     assert all(torch.equal(a, b) for a, b in zip(listed['inputs'],
                                                  ref['inputs']))
 
@@ -218,8 +221,8 @@ def test_paper_loaders_stack_in_the_worker(path):
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg[key]
         assert loader.collate_fn == dict(
-            type='stack_collate', **(dict(inputs_as='list') if clips
-                                     else {})), (path, key)
+            type='stack_collate_list' if clips else 'stack_collate'), \
+            (path, key)
         assert loader.pin_memory is True and loader.num_workers == 8
 
 
@@ -283,5 +286,5 @@ def test_offline_video_config_trains_identical_weights(tmp_path):
                             tmp_path / str(i), batch_size=8)
             for i, collate in enumerate((
                 dict(type='pseudo_collate'),
-                dict(type='stack_collate', inputs_as='list'))))
+                dict(type='stack_collate_list'))))
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -28,7 +28,7 @@ model = dict(
 # 8 clips of 8 frames per GPU, as the teachers' recipes
 # Loaders for GPUs as the video datasets' (_base_/datasets/video_224_common.py)
 _gpu = dict(num_workers=8, pin_memory=True,
-            collate_fn=dict(type='stack_collate', inputs_as='list'))
+            collate_fn=dict(type='stack_collate_list'))
 train_dataloader = dict(batch_size=8, **_gpu)
 val_dataloader = dict(batch_size=8, **_gpu)
 test_dataloader = dict(batch_size=8, **_gpu)

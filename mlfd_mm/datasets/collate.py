@@ -16,9 +16,12 @@ mmpretrain's ``ClsDataPreprocessor`` (and mmengine's ``ImgDataPreprocessor``)
 take either form and compute the same values from both.
 
 mmaction2's ``ActionDataPreprocessor`` accepts only a list: use
-``collate_fn=dict(type='stack_collate', inputs_as='list')``, which still
-sends one stacked tensor from the worker but hands the preprocessor a list
-of per-clip views of it.
+``collate_fn=dict(type='stack_collate_list')`` (``stack_collate`` with
+``inputs_as='list'``), which still sends one stacked tensor from the worker
+but hands the preprocessor a list of per-clip views of it. It has a name of
+its own because mmengine merges config dicts: a derived config that sets
+``collate_fn=dict(type='pseudo_collate')`` over an inherited
+``dict(type='stack_collate', inputs_as='list')`` would keep ``inputs_as``.
 
 Images of different shapes (or dtypes) in one batch cannot be stacked:
 ``mixed_shapes='list'`` (the default) returns them as ``pseudo_collate``
@@ -145,3 +148,12 @@ def stack_collate(data_batch: Sequence,
     else:
         data['inputs'] = StackedInputs(inputs)
     return data
+
+
+@FUNCTIONS.register_module()
+def stack_collate_list(data_batch: Sequence, mixed_shapes: str = 'list'):
+    """:func:`stack_collate` with ``inputs_as='list'`` (for mmaction2's
+    ActionDataPreprocessor), under a name that a config selects by ``type``
+    alone."""
+    return stack_collate(data_batch, inputs_as='list',
+                         mixed_shapes=mixed_shapes)

@@ -38,14 +38,14 @@ test_pipeline = [
     dict(type='PackActionInputs'),
 ]
 # The loader workers stack each batch's clips into one uint8 tensor
-# (stack_collate; inputs_as='list' hands mmaction2's ActionDataPreprocessor
-# the list of clips it expects), pinned for the copy to the GPU.
+# (stack_collate_list hands mmaction2's ActionDataPreprocessor the list of
+# clips it expects), pinned for the copy to the GPU.
 train_dataloader = dict(
     batch_size=8,
     num_workers=8,
     persistent_workers=True,
     pin_memory=True,
-    collate_fn=dict(type='stack_collate', inputs_as='list'),
+    collate_fn=dict(type='stack_collate_list'),
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type=dataset_type, _scope_='mmaction',
                  ann_file=ann_file_train, data_prefix=dict(img=data_root),
@@ -55,7 +55,7 @@ val_dataloader = dict(
     num_workers=8,
     persistent_workers=True,
     pin_memory=True,
-    collate_fn=dict(type='stack_collate', inputs_as='list'),
+    collate_fn=dict(type='stack_collate_list'),
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, _scope_='mmaction',
                  ann_file=ann_file_val, data_prefix=dict(img=data_root),
