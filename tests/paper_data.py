@@ -62,14 +62,14 @@ def make_imagenet_sketch(parent, classes=SKETCH_CLASSES, size=8):
 
 
 def make_cifar100(parent, train_labels=(0, 1, 2, 0, 1, 2),
-                  test_labels=(0, 1, 2), seed=0):
-    """``<parent>/cifar100/cifar-100-python/{train,test,meta}``: the
+                  test_labels=(0, 1, 2), seed=0, name='cifar100'):
+    """``<parent>/<name>/cifar-100-python/{train,test,meta}``: the
     official python pickles (dicts of ``data`` N x 3072 uint8 rows, channel
     planes R, G, B of 32 x 32, and ``fine_labels``) for random images with
     the given labels. Their md5 sums are not the release's: mmpretrain's
-    CIFAR100 reads them only with its checksums off (see
-    ``unchecked_cifar.py``)."""
-    root = parent / 'cifar100'
+    CIFAR100 reads them only with its checksums off (conftest's
+    ``cifar_checksums_off`` here, ``unchecked_cifar.py`` in a subprocess)."""
+    root = parent / name
     folder = root / 'cifar-100-python'
     folder.mkdir(parents=True)
     rng = np.random.default_rng(seed)

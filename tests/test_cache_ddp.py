@@ -43,10 +43,13 @@ def _build_cache(tmp_path, datasets):
                   sampler=dict(type='DefaultSampler', shuffle=False),
                   dataset=dict(type='MultiDatasetWrapper', names=list(NAMES),
                                datasets=[datasets[n] for n in NAMES]))
+    model = dict(type='JointTeacher', teachers=teachers, levels='L2',
+                 fusion=dict(type='ConcatFusionNeck', width=8),
+                 feature_cache=dict(root=str(root)))
     config = tmp_path / 'joint_cached.py'
     config.write_text(
         "default_scope = 'mmpretrain'\n"
-        f"model = {dict(type='JointTeacher', teachers=teachers, levels='L2', fusion=dict(type='ConcatFusionNeck', width=8), feature_cache=dict(root=str(root)))!r}\n"  # noqa: E501
+        f'model = {model!r}\n'
         f'train_dataloader = {loader!r}\n'
         f'test_dataloader = {loader!r}\n')  # the pipeline cached with
     assert cache_features(str(config), ['train'], dtype='float32',

@@ -43,18 +43,15 @@ def _build(config, root, loader):
 # ---------------------------------------------------------------------------
 # CIFAR-100: nothing to convert
 # ---------------------------------------------------------------------------
-def test_cifar100_copy_reads_as_the_release(tmp_path, monkeypatch):
+def test_cifar100_copy_reads_as_the_release(tmp_path, request):
     """The official pickles as paper_data writes them read through the
-    config's CIFAR100 once its md5 checks are off (unchecked_cifar.py), and
-    not before: a synthetic copy is not the release."""
-    from mmpretrain.datasets import CIFAR100
+    config's CIFAR100 once its md5 checks are off, and not before: a
+    synthetic copy is not the release."""
     root = make_cifar100(tmp_path, train_labels=(5, 0, 99),
                          test_labels=(7, ))
     with pytest.raises(RuntimeError, match='Cannot find CIFAR100 dataset'):
         _build('cifar100.py', root, 'train_dataloader')
-    for split in ('train_list', 'test_list'):
-        monkeypatch.setattr(CIFAR100, split, [
-            [name, None] for name, _ in getattr(CIFAR100, split)])
+    request.getfixturevalue('cifar_checksums_off')
     train = _build('cifar100.py', root, 'train_dataloader')
     assert [train.get_data_info(i)['gt_label'] for i in range(3)] == [5, 0,
                                                                       99]

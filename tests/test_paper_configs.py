@@ -11,7 +11,6 @@ The paper's datasets can't be downloaded here, so every config found under
   ``data_prefix`` / ``ann_file``) expects, and a sample goes through the
   pipeline.
 """
-import pickle
 from pathlib import Path
 
 import mlfd_mm  # noqa: F401  (compat fixes before torchvision is imported)
@@ -23,8 +22,9 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
-from mmpretrain.datasets import CIFAR100
 from mmpretrain.registry import DATASETS, MODELS
+
+from paper_data import make_cifar100
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs' / 'teachers'
 PAPER_CONFIGS = sorted(
@@ -184,19 +184,8 @@ def _write_lines(path, lines):
 
 def _fake_cifar100(root, ds_cfg, num_classes):
     labels = {'train': [0, num_classes - 1, 5], 'test': [7, num_classes - 1]}
-    folder = root / CIFAR100.base_folder
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    for split, split_labels in labels.items():
-        entry = {
-            'data': rng.integers(0, 256, (len(split_labels), 3 * 32 * 32),
-                                 dtype=np.uint8),
-            'fine_labels': split_labels,
-            'coarse_labels': [0] * len(split_labels),
-        }
-        (folder / split).write_bytes(pickle.dumps(entry))
-    (folder / 'meta').write_bytes(pickle.dumps(
-        {'fine_label_names': [f'c{i}' for i in range(num_classes)]}))
+    make_cifar100(root.parent, labels['train'], labels['test'],
+                  name=root.name)
     return labels[ds_cfg.split]
 
 
@@ -299,20 +288,9 @@ FAKE_DATA_WRITERS = {
 }
 
 
-@pytest.fixture
-def fake_cifar_checksums(monkeypatch):
-    """CIFAR100 checks the official files' md5 sums; fake files can't match,
-    so the sums are dropped for the test (file presence is still checked)."""
-    monkeypatch.setattr(CIFAR100, 'train_list',
-                        [[name, None] for name, _ in CIFAR100.train_list])
-    monkeypatch.setattr(CIFAR100, 'test_list',
-                        [[name, None] for name, _ in CIFAR100.test_list])
-    monkeypatch.setitem(CIFAR100.meta, 'md5', None)
-
-
 @pytest.mark.parametrize('config_path', PAPER_CONFIGS, ids=lambda p: p.stem)
 def test_datasets_build_from_fake_root(config_path, tmp_path,
-                                       fake_cifar_checksums):
+                                       cifar_checksums_off):
     cfg = Config.fromfile(str(config_path))
     num_classes = _num_classes(cfg)
     for key in SPLIT_KEYS:

@@ -2,7 +2,6 @@
 as a user runs them, each in a fresh process, on a small real offline
 dataset; and the set-up they share (mlfd_mm.apis.runner)."""
 import json
-import os
 import os.path as osp
 
 import pytest
@@ -253,5 +252,6 @@ def test_run_distributed_retries_only_a_taken_port(monkeypatch):
     proc = run_distributed('bash', '-c', script.replace('{port}', '$0'),
                            '{port}')
     assert proc.stdout.split() == ['2222', '2222']
-    with pytest.raises(AssertionError, match='exited 3 .port 3333, attempt 1'):
+    with pytest.raises(AssertionError,
+                       match='exited 3 .port 3333, attempt 1'):
         run_distributed('bash', '-c', 'exit 3')
