@@ -38,10 +38,14 @@ test_pipeline = [
     dict(type='PackActionInputs'),
 ]
 
+# The loader worker stacks each batch's clips into one uint8 tensor
+# (stack_collate_list hands mmaction2's ActionDataPreprocessor the list of
+# clips it expects).
 train_dataloader = dict(
     batch_size=16,
     num_workers=1,
     persistent_workers=True,
+    collate_fn=dict(type='stack_collate_list'),
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type=dataset_type, _scope_='mmaction',
                  ann_file='meta/train.txt', data_prefix=dict(video=''),
@@ -51,6 +55,7 @@ val_dataloader = dict(
     batch_size=32,
     num_workers=1,
     persistent_workers=True,
+    collate_fn=dict(type='stack_collate_list'),
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, _scope_='mmaction',
                  ann_file='meta/val.txt', data_prefix=dict(video=''),
@@ -60,6 +65,7 @@ test_dataloader = dict(
     batch_size=32,
     num_workers=1,
     persistent_workers=True,
+    collate_fn=dict(type='stack_collate_list'),
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, _scope_='mmaction',
                  ann_file='meta/test.txt', data_prefix=dict(video=''),
