@@ -297,10 +297,42 @@ def complete_joint_loaders(cfg: Config) -> Config:
     return cfg
 
 
+def fit_schedulers_to_epochs(cfg: Config) -> Config:
+    """Leave out the epoch-based LR schedulers that would begin at or after
+    the last epoch.
+
+    The project's schedules end their last phase (cosine decay) where
+    mmengine ends a scheduler without ``end``: at ``train_cfg.max_epochs``.
+    A config (or ``--cfg-options train_cfg.max_epochs=N``) that changes the
+    budget therefore decays to the end of the new budget. Only a run shorter
+    than the warm-up would start a phase at or past its last epoch, which
+    mmengine refuses (``end`` not after ``begin``); such a phase would never
+    act, so it is dropped and the run stays in its warm-up.
+
+    Args:
+        cfg (Config): A whole config; changed in place.
+
+    Returns:
+        Config: ``cfg``.
+    """
+    train_cfg = cfg.get('train_cfg') or {}
+    max_epochs = train_cfg.get('max_epochs')
+    schedulers = cfg.get('param_scheduler')
+    if max_epochs is None or not train_cfg.get('by_epoch', True) or \
+            not isinstance(schedulers, (list, tuple)):
+        return cfg
+    cfg.param_scheduler = [
+        s for s in schedulers
+        if not (s.get('by_epoch', True) and s.get('begin', 0) >= max_epochs)]
+    return cfg
+
+
 def complete_config(cfg: Config, missing: str = 'error') -> Config:
     """Complete a config as loaded from a file: a joint config's loaders
-    follow from its teachers (:func:`complete_joint_loaders`) and every
-    ``checkpoint='auto'`` becomes a file (:func:`resolve_auto_checkpoints`).
+    follow from its teachers (:func:`complete_joint_loaders`), schedulers
+    that would begin after the last epoch are left out
+    (:func:`fit_schedulers_to_epochs`) and every ``checkpoint='auto'``
+    becomes a file (:func:`resolve_auto_checkpoints`).
 
     Idempotent; a config without teachers is returned unchanged.
 
@@ -314,4 +346,5 @@ def complete_config(cfg: Config, missing: str = 'error') -> Config:
         Config: ``cfg``.
     """
     complete_joint_loaders(cfg)
+    fit_schedulers_to_epochs(cfg)
     return resolve_auto_checkpoints(cfg, missing)

@@ -116,3 +116,52 @@ def test_file_without_model_names_what_and_file(tmp_path):
 def test_not_a_config_is_a_type_error():
     with pytest.raises(TypeError, match=r"student: .*got int"):
         resolve_model_config(3, 'student')
+
+
+def _epoch_lrs(schedulers, max_epochs, epoch_length=3):
+    """The LR at the start of each epoch, building each scheduler the way
+    mmengine's Runner does (``end`` defaults to max_epochs)."""
+    import torch
+    from mmengine.registry import PARAM_SCHEDULERS
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.05)
+    built = []
+    for s in schedulers:
+        s = dict(s)
+        s.setdefault('end', max_epochs)
+        built.append(PARAM_SCHEDULERS.build(
+            s, default_args=dict(optimizer=opt, epoch_length=epoch_length)))
+    lrs = []
+    for _ in range(max_epochs):
+        lrs.append(opt.param_groups[0]['lr'])
+        for _ in range(epoch_length):
+            opt.step()
+            for b in built:
+                if not b.by_epoch:
+                    b.step()
+        for b in built:
+            if b.by_epoch:
+                b.step()
+    return lrs
+
+
+def test_offline_schedule_decays_to_the_end_of_any_budget():
+    from mlfd_mm.config import fit_schedulers_to_epochs
+    cfg = Config.fromfile(TEACHER)
+    # the same LRs as the schedule that named end=20, T_max=19
+    named = [dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0,
+                  end=1, convert_to_iter_based=True),
+             dict(type='CosineAnnealingLR', by_epoch=True, begin=1, end=20,
+                  T_max=19)]
+    assert cfg.train_cfg.max_epochs == 20
+    assert _epoch_lrs(fit_schedulers_to_epochs(cfg).param_scheduler, 20) == \
+        _epoch_lrs(named, 20)
+    # 15 epochs: the last epoch runs near zero, not at 23% of the peak
+    cfg.train_cfg.max_epochs = 15
+    lrs = _epoch_lrs(fit_schedulers_to_epochs(cfg).param_scheduler, 15)
+    assert max(lrs) == pytest.approx(0.05)
+    assert lrs[-1] < 0.02 * 0.05
+    # 1 epoch: only the warm-up, which mmengine can build
+    cfg.train_cfg.max_epochs = 1
+    fitted = fit_schedulers_to_epochs(cfg).param_scheduler
+    assert [s['type'] for s in fitted] == ['LinearLR']
+    assert len(_epoch_lrs(fitted, 1)) == 1

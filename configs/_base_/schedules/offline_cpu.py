@@ -5,10 +5,10 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
          convert_to_iter_based=True),
-    # `end` given (mmengine's default is max_epochs): a 1-epoch run
-    # (--cfg-options train_cfg.max_epochs=1) stops within the warm-up.
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=1, end=20,
-         T_max=19),
+    # No `end`: the cosine phase ends at train_cfg.max_epochs (mmengine's
+    # default), so another budget is one max_epochs line; a 1-epoch run
+    # stays in the warm-up (mlfd_mm.config.fit_schedulers_to_epochs).
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=1),
 ]
 train_cfg = dict(by_epoch=True, max_epochs=20, val_interval=5)
 val_cfg = dict()

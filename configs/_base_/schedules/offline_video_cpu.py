@@ -8,8 +8,8 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=1, end=max_epochs,
-         T_max=max_epochs - 1, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=1,
+         convert_to_iter_based=True),
 ]
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs,
                  val_begin=1, val_interval=4)
