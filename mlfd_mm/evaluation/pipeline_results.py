@@ -52,4 +52,5 @@ def student_verdict(specific: List[float],
         return 'beat beyond the seed spread', gain
     if gain < -spread:
         return 'lost beyond the seed spread', gain
-    return f'tied (|gain| within the spread {spread:.2f})', gain
+    # no '|' here: the verdict is a cell of a markdown table
+    return f'tied (gain within ±{spread:.2f}, the seed spread)', gain
