@@ -28,6 +28,8 @@ OFFLINE_TEACHERS = {
     # same-label teachers of the AMTML-KD comparison
     'offline_fashion_resnet18': ('fashion', 'ResNet_CIFAR'),
     'offline_fashion_seresnext': ('fashion', 'SEResNeXt'),
+    # the quarter-width student trained alone (AMTML-KD, issue 15)
+    'offline_fashion_resnet18_w4': ('fashion', 'ResNet_CIFAR'),
 }
 
 
