@@ -569,3 +569,18 @@ def test_a_cache_of_the_old_layout_is_refused_then_rebuilt(setup):
     assert not old.exists()
     assert load_manifest(str(root))['format'] == 'mlfd_mm-feature-cache/2'
     assert len(cached_dataset(setup, root)) == 22
+
+
+def test_values_that_overflow_float16_are_refused_naming_the_map():
+    from types import SimpleNamespace
+
+    from mlfd_mm.cache.writer import FeatureCacheWriter
+    half = SimpleNamespace(dtype='float16')
+    fine = FeatureCacheWriter.stored(half, torch.tensor([1.5, -2.0]), 'x')
+    assert fine.dtype == torch.float16 and fine.tolist() == [1.5, -2.0]
+    with pytest.raises(FloatingPointError,
+                       match=r"teacher 'r18', level l2: non-finite values "
+                             r'in float16 \(largest \|value\| 1e\+06\); '
+                             'cache with dtype float32'):
+        FeatureCacheWriter.stored(half, torch.tensor([1e6, 1.0]),
+                                  "teacher 'r18', level l2")

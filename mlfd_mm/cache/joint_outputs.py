@@ -156,14 +156,7 @@ class JointOutputCacheWriter(FeatureCacheWriter):
     def features(self, data: dict) -> List[List[torch.Tensor]]:
         out = []
         for name, value in zip(self.names, self.outputs(data)):
-            stored = value.to(getattr(torch, self.dtype))
-            if not torch.isfinite(stored).all():
-                raise FloatingPointError(
-                    f'joint output {name!r}: non-finite values in '
-                    f'{self.dtype} (largest |value| '
-                    f'{value.abs().max().item():.4g}); cache with dtype '
-                    'float32')
-            out.append([stored])
+            out.append([self.stored(value, f'joint output {name!r}')])
         return out
 
     def probe_shapes(self, dataset) -> List[List[List[int]]]:
@@ -203,6 +196,27 @@ class JointOutputCacheWriter(FeatureCacheWriter):
         return changes
 
 
+def load_joint_outputs_manifest(root: str) -> dict:
+    """The manifest of the joint-output cache at ``root``, or an error that
+    says how to build it (none there) or what the cache is instead.
+
+    Args:
+        root (str): ``model.joint_output_cache.root`` of a student config.
+
+    Returns:
+        dict: The manifest.
+    """
+    manifest = load_manifest(root)
+    if manifest is None:
+        raise FileNotFoundError(
+            f'joint_output_cache.root {root!r} has no manifest.json: '
+            'build the cache with `python tools/cache_features.py '
+            '<this student config>`')
+    check_kind(root, manifest, JOINT_OUTPUTS,
+               'MLFDDistiller (model.joint_output_cache)')
+    return manifest
+
+
 class CachedJointOutputs(nn.Module):
     """Stands in for the frozen joint teacher of an MLFDDistiller with
     ``joint_output_cache=dict(root=...)``: no teacher is built or run.
@@ -231,14 +245,7 @@ class CachedJointOutputs(nn.Module):
     def __init__(self, root: str, identity: dict, levels: Sequence[int],
                  need_logits: bool, dtype: str = 'float16'):
         super().__init__()
-        manifest = load_manifest(root)
-        if manifest is None:
-            raise FileNotFoundError(
-                f'joint_output_cache.root {root!r} has no manifest.json: '
-                'build the cache with `python tools/cache_features.py '
-                '<this student config>`')
-        check_kind(root, manifest, JOINT_OUTPUTS,
-                   'MLFDDistiller (model.joint_output_cache)')
+        manifest = load_joint_outputs_manifest(root)
         changes = joint_changes(manifest['joint'], identity)
         stored = [o['name'] for o in manifest['outputs']]
         missing = [f'l{level + 1}' for level in levels

@@ -190,6 +190,16 @@ class FeatureCacheWriter:
     def _inputs(self, data: dict) -> torch.Tensor:
         return self.data_preprocessor(data, False)['inputs'].to(self.device)
 
+    def stored(self, value: torch.Tensor, what: str) -> torch.Tensor:
+        """``value`` in the cache's dtype; an error naming ``what`` if it
+        does not fit (non-finite values, e.g. fp16 overflow)."""
+        stored = value.to(getattr(torch, self.dtype))
+        if not torch.isfinite(stored).all():
+            raise FloatingPointError(
+                f'{what}: non-finite values in {self.dtype} (largest |value| '
+                f'{value.abs().max().item():.4g}); cache with dtype float32')
+        return stored
+
     @torch.no_grad()
     def features(self, data: dict) -> List[List[torch.Tensor]]:
         """The stored maps of a pseudo-collated batch: ``feats[t][l]``,
@@ -201,14 +211,8 @@ class FeatureCacheWriter:
         for name, per_teacher in zip(self.names, feats):
             row = []
             for level, f in enumerate(per_teacher):
-                stored = f.to(getattr(torch, self.dtype))
-                if not torch.isfinite(stored).all():
-                    raise FloatingPointError(
-                        f'teacher {name!r}, level l{level + 1}: non-finite '
-                        f'values in {self.dtype} (largest |value| '
-                        f'{f.abs().max().item():.4g}); cache with dtype '
-                        'float32')
-                row.append(stored)
+                row.append(self.stored(
+                    f, f'teacher {name!r}, level l{level + 1}'))
             out.append(row)
         return out
 

@@ -11,9 +11,9 @@ from mmengine.registry import MODELS
 from ...checkpoint import (load_checkpoint_file, load_state_dict_strict,
                            state_dict_of)
 from ...config import as_dict, resolve_auto_checkpoints, whole_config
-from ...cache.joint_outputs import CachedJointOutputs, joint_identity
+from ...cache.joint_outputs import (CachedJointOutputs, joint_identity,
+                                    load_joint_outputs_manifest)
 from ...cache.layout import DTYPES
-from ...cache.manifest import JOINT_OUTPUTS, check_kind, load_manifest
 from ..connectors import build_connectors
 from ..losses import KDLoss
 from .base import BaseDistiller
@@ -52,15 +52,7 @@ class _CachedTeacherInfo:
 
     @classmethod
     def from_manifest(cls, root: str) -> '_CachedTeacherInfo':
-        manifest = load_manifest(root)
-        if manifest is None:
-            raise FileNotFoundError(
-                f'joint_output_cache.root {root!r} has no manifest.json: '
-                'build the cache with `python tools/cache_features.py '
-                '<this student config>`')
-        check_kind(root, manifest, JOINT_OUTPUTS,
-                   'MLFDDistiller (model.joint_output_cache)')
-        return cls(manifest['joint'])
+        return cls(load_joint_outputs_manifest(root)['joint'])
 
 
 def joint_model_config(config) -> dict:
