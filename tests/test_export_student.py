@@ -227,3 +227,31 @@ def test_mmpretrain_tool_names_an_unknown_tool():
                     'analysis_tools/no_such_tool.py', check=False)
     assert proc.returncode != 0
     assert "'analysis_tools/no_such_tool.py' is not a tool" in proc.stderr
+
+
+def test_loader_collation_of_ours_is_exported_as_mmengines():
+    """stack_collate is a speed-up of this package: the exported (stock)
+    config keeps its loaders with mmengine's pseudo_collate instead of
+    dropping them."""
+    from mlfd_mm.apis.export import build_export_config
+    student = dict(type='ImageClassifier', _scope_='mmpretrain',
+                   backbone=dict(type='ResNet_CIFAR', depth=18),
+                   neck=dict(type='GlobalAveragePooling'),
+                   head=dict(type='LinearClsHead', num_classes=10,
+                             in_channels=512))
+    loader = dict(batch_size=4, collate_fn=dict(type='stack_collate'),
+                  dataset=dict(type='CustomDataset', data_root='d',
+                               pipeline=[dict(type='PackInputs')]))
+    cfg = Config(dict(
+        default_scope='mmpretrain',
+        model=dict(type='MLFDDistiller', student=student),
+        data_preprocessor=dict(type='ClsDataPreprocessor', mean=[0.] * 3,
+                               std=[1.] * 3),
+        test_dataloader=loader,
+        val_dataloader=dict(loader, collate_fn=dict(
+            type='stack_collate_list'))))
+    exported, skipped = build_export_config(cfg)
+    assert skipped == []
+    for key in ('test_dataloader', 'val_dataloader'):
+        assert exported[key]['collate_fn'] == dict(type='pseudo_collate')
+        assert exported[key]['dataset']['type'] == 'CustomDataset'

@@ -157,3 +157,14 @@ def stack_collate_list(data_batch: Sequence, mixed_shapes: str = 'list'):
     alone."""
     return stack_collate(data_batch, inputs_as='list',
                          mixed_shapes=mixed_shapes)
+
+
+def _stock_collate(cfg: dict) -> dict:
+    """What an exported (stock) config names instead of ours: mmengine's
+    ``pseudo_collate`` gives the same batches, stacked by the data
+    preprocessor instead of the loader worker (mlfd_mm.apis.export)."""
+    return dict(type='pseudo_collate')
+
+
+stack_collate.stock_config = _stock_collate
+stack_collate_list.stock_config = _stock_collate
