@@ -240,6 +240,7 @@ def _config_weights(config, data_root, collate, work_dir, batch_size=50):
     data root of ``2 * batch_size`` training samples, collated by
     ``collate`` (a collate_fn config; None: the config's own)."""
     from mlfd_mm.apis.runner import load_config
+    from mlfd_mm.config import fit_schedulers_to_epochs
     options = {'train_dataloader.dataset.data_root': data_root}
     if collate is not None:
         options['train_dataloader.collate_fn'] = collate
@@ -247,6 +248,7 @@ def _config_weights(config, data_root, collate, work_dir, batch_size=50):
     cfg.train_dataloader.update(batch_size=batch_size, num_workers=1,
                                 persistent_workers=True)
     cfg.train_cfg.update(max_epochs=1)
+    fit_schedulers_to_epochs(cfg)  # as tools/train.py does after options
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
     cfg.default_hooks.checkpoint = None

@@ -331,6 +331,8 @@ def test_runner_trains_one_epoch_with_paper_schedule(tmp_path):
     """The schedule, runtime and dataset pieces fit together under mmengine's
     Runner: one tiny epoch trains, validates and tests."""
     from mmengine.runner import Runner
+
+    from mlfd_mm.config import fit_schedulers_to_epochs
     torch.set_num_threads(1)
     cfg = Config.fromfile(str(CONFIG_DIR / 't3_resnet18_oxford_pets.py'))
     root = tmp_path / 'pets'
@@ -341,6 +343,9 @@ def test_runner_trains_one_epoch_with_paper_schedule(tmp_path):
         cfg[key].num_workers = 0
     cfg.train_cfg.max_epochs = 1
     cfg.train_cfg.val_interval = 1
+    # as tools/train.py does: a phase that would begin after the last
+    # epoch is left out
+    fit_schedulers_to_epochs(cfg)
     cfg.work_dir = str(tmp_path / 'work')
     runner = Runner.from_cfg(cfg)
     runner.train()
