@@ -7,51 +7,12 @@ machines are noisy).
     python tools/benchmark.py --cache-reads       # reads vs file count, ~1 min
     python tools/benchmark.py --training-floor    # plain training vs PyTorch
 
-1. joint-teacher training step: teachers run online vs features from the
-   cache (float16);
-2. MLFD student step with the joint teacher online, and with the cache, vs a
-   plain supervised step of the same student (the floor);
-3. peak memory (RSS) of each variant;
-4. cache bytes per sample (float16 vs float32) and the cache's read
-   throughput against the rate the cached steps consume samples.
+What each mode measures, how, and the figures: README, "Teacher-feature
+cache and benchmark", "On a GPU" and "Data loading"; the library is
+mlfd_mm/apis/benchmark/ (run.py, device.py, cache_reads.py,
+training_floor.py).
 
-Steps are timed in this process, the variants interleaved (ABC CBA ...)
-over the same pre-loaded batches, on one torch thread; the median of each
-is reported. Ratios and targets use process CPU time, which other jobs on a
-shared machine disturb far less than wall time (both are reported; with one
-thread and no loader workers in the timed code they agree on an idle
-machine). The step is the model's work (data preprocessor, forward,
-backward, optimiser step); data loading is measured separately in (4), and
-the consumption rates there use wall time. Peak RSS: each variant runs in
-a forked child that resets its peak (``/proc/self/clear_refs``), builds the
-variant, loads its batches and trains 3 steps; the report gives the peak
-over the child's starting RSS (what the variant adds to a process that has
-imported the stack) and that plus this process's RSS after imports (an
-estimate of a process running only that variant).
-
-``--device cuda`` measures instead the training throughput on a GPU at
-T1 scale: img/s and peak GPU memory of the plain student, the MLFD student
-(joint teacher online / outputs cached) and the joint teacher (teachers
-online / maps cached), each in fp32 and bf16 autocast, on synthetic 224 px
-batches (see mlfd_mm/apis/benchmark/device.py). ``--device cpu --batch-size
-2 --image-size 64 --iters 2`` runs the same code on the CPU (a check, not a
-measurement).
-
-``--cache-reads`` measures only the cache's random-order reads per sample
-and peak RSS, at the demo's size and at T1's file count, side by side (two
-synthetic caches with tiny maps; see mlfd_mm/apis/benchmark/cache_reads.py).
-
-The run ends with the project's plain training (mmengine's Runner and the
-config's own loader, ``--floor-config``) against a hand-written PyTorch
-loop on the same model, data, batch and worker count (the floor): wall time
-per sample over whole epochs, alternated in forked children (see
-mlfd_mm/apis/benchmark/training_floor.py); ``--training-floor`` runs only
-that.
-
-Teachers whose checkpoint file is missing get random weights (timings do
-not depend on weights); the JSON says which. A small cache of the first
-``--samples-per-dataset`` training samples of each dataset is built in a
-temporary folder first.
+    python tools/benchmark.py --device cuda        # T1 scale, fp32 and bf16
 """
 import argparse
 import os.path as osp
