@@ -7,11 +7,11 @@ from .export import export_student
 from .feature_cache import cache_features
 from .offline_data import prepare_offline_images, prepare_offline_videos
 from .pipeline import (Stage, build_stages, pipeline_stages, run_pipeline,
-                       set_student_teachers, set_teacher_checkpoints,
                        share_stages, stage_environment)
 from .report import report_pipeline_run
 from .results_table import check_table, metric_percent, write_results
 from .runner import format_accuracy_table, load_config
+from .stage_overrides import set_student_teachers, set_teacher_checkpoints
 
 __all__ = [
     'CacheConfigError', 'Stage', 'build_stages', 'cache_features',

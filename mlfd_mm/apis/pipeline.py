@@ -46,12 +46,15 @@ from ..config import complete_joint_loaders
 from ..report import write_report
 from .dataset_converters import check_pipeline_data
 from .results_table import check_table, write_results, write_stage_times
+from .stage_overrides import (  # noqa: F401 (set_student_init: tests)
+    CACHE_DIR, cache_root, set_cache_root, set_joint_checkpoint,
+    set_student_init, set_student_teachers, set_teacher_checkpoints)
 from .stage_process import (REPO, PipelineInterrupted, _read_json,
                             export_student_run, run_logged,
                             stage_environment, stop_on_signals)
 from .stage_record import (RECORD, RESOLVED, checkpoint_changed,
                            checkpoint_identity, config_change, read_record,
-                           set_aside, text_sha256, write_record)
+                           set_aside, stage_times, text_sha256, write_record)
 from .work_dir_lock import WorkDirLock, WorkDirLocked
 
 __all__ = ['PipelineInterrupted', 'REPO', 'Stage', 'WorkDirLocked',
@@ -235,61 +238,6 @@ class Stage:
         return write_record(self.work_dir, record)
 
 
-CACHE_DIR = 'cache'
-
-
-def _cache_entries(cfg):
-    """The config dicts naming a cache root: ``model.feature_cache`` or
-    ``model.joint_output_cache``, and every loader's CachedFeatureDataset."""
-    model = cfg.get('model') or {}
-    entries = [model[key] for key in ('feature_cache', 'joint_output_cache')
-               if isinstance(model.get(key), dict)]
-    if not entries:
-        return []
-    for split in ('train', 'val', 'test'):
-        dataset = (cfg.get(f'{split}_dataloader') or {}).get('dataset')
-        while isinstance(dataset, dict):
-            if dataset.get('type') == 'CachedFeatureDataset':
-                entries.append(dataset)
-            dataset = dataset.get('dataset')
-    return entries
-
-
-def cache_root(cfg):
-    """The cache a stage config trains from, or None."""
-    model = cfg.get('model') or {}
-    for key in ('feature_cache', 'joint_output_cache'):
-        if isinstance(model.get(key), dict):
-            return model[key].get('root')
-    return None
-
-
-def set_cache_root(cfg, root):
-    """Point a config's cache (the model's and its loaders') at ``root``;
-    a config without one is left as it is."""
-    for entry in _cache_entries(cfg):
-        entry['root'] = root
-
-
-def stage_times(train, cache=None):
-    """A stage record's times: ``wall_time_s`` and ``cpu_time_s`` (process
-    user + system, with its loader workers) of the whole stage, and, for a
-    stage that builds a cache, those of the training and the cache build
-    apart."""
-    def total(key):
-        return train[key] + (cache[key] if cache else 0.0)
-
-    times = dict(wall_time_s=round(total('wall_time_s'), 1),
-                 cpu_time_s=round(total('cpu_time_s'), 1))
-    if cache:
-        times.update(
-            train_wall_time_s=round(train['wall_time_s'], 1),
-            train_cpu_time_s=round(train['cpu_time_s'], 1),
-            cache_wall_time_s=round(cache['wall_time_s'], 1),
-            cache_cpu_time_s=round(cache['cpu_time_s'], 1))
-    return times
-
-
 class _Placeholders(dict):
     """``done`` with each record's paths replaced by placeholders; notes
     which records an override read."""
@@ -345,58 +293,6 @@ def _best_checkpoint(work_dir):
         if osp.isfile(path):
             return osp.realpath(path)
     raise FileNotFoundError(f'no checkpoint was written in {work_dir!r}')
-
-
-def set_teacher_checkpoints(cfg, done):
-    """Joint teacher: each frozen teacher gets its stage-1 checkpoint."""
-    for teacher in cfg.model.teachers:
-        key = f'teachers/{teacher["name"]}'
-        if key not in done:
-            raise KeyError(
-                f'{cfg.filename}: model.teachers names teacher '
-                f'{teacher["name"]!r} but the pipeline has no stage-1 '
-                'teacher of that name (have: '
-                f'{sorted(k for k in done if k.startswith("teachers/"))})')
-        teacher['checkpoint'] = done[key]['checkpoint']
-        teacher['config'] = done[key]['config']
-
-
-def set_joint_checkpoint(cfg, done):
-    """Student: the distiller's joint teacher is the stage-2 run's config
-    (its teachers' checkpoints already resolved) and best checkpoint."""
-    if 'joint' not in done:
-        raise KeyError(
-            'a student config with `model.teacher` (MLFD) needs the joint '
-            'teacher, but the pipeline config has no `joint_teacher`')
-    cfg.model.teacher.checkpoint = done['joint']['checkpoint']
-    cfg.model.teacher.config = done['joint']['config']
-
-
-def set_student_teachers(cfg, done):
-    """Student: a distiller with several frozen teachers (``model.teachers``,
-    e.g. AMTML-KD) gets their stage-1 runs by name; one with a joint teacher
-    (``model.teacher``, MLFD) gets the stage-2 run; a plain classifier
-    trains alone."""
-    if 'teachers' in cfg.model:
-        set_teacher_checkpoints(cfg, done)
-    elif 'teacher' in cfg.model:
-        set_joint_checkpoint(cfg, done)
-    set_student_init(cfg, done)
-
-
-def set_student_init(cfg, done):
-    """``model.student_init='stage1'``: the student starts from the stage-1
-    run of its own dataset (``model.dataset``) in this pipeline."""
-    if cfg.model.get('student_init') != 'stage1':
-        return
-    key = f'teachers/{cfg.model.get("dataset")}'
-    if key not in done:
-        raise KeyError(
-            f"{cfg.filename}: model.student_init='stage1' starts the student "
-            f'from the stage-1 run of its dataset, {key!r}, which this '
-            'pipeline does not have (have: '
-            f'{sorted(k for k in done if k.startswith("teachers/"))})')
-    cfg.model.student_init = done[key]['checkpoint']
 
 
 def build_stages(pipe, seed_dir):

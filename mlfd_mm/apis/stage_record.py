@@ -156,3 +156,22 @@ def set_aside(stage_dir):
     for name in names:
         os.rename(osp.join(stage_dir, name), osp.join(aside, name))
     return aside
+
+
+def stage_times(train, cache=None):
+    """A stage record's times: ``wall_time_s`` and ``cpu_time_s`` (process
+    user + system, with its loader workers) of the whole stage, and, for a
+    stage that builds a cache, those of the training and the cache build
+    apart."""
+    def total(key):
+        return train[key] + (cache[key] if cache else 0.0)
+
+    times = dict(wall_time_s=round(total('wall_time_s'), 1),
+                 cpu_time_s=round(total('cpu_time_s'), 1))
+    if cache:
+        times.update(
+            train_wall_time_s=round(train['wall_time_s'], 1),
+            train_cpu_time_s=round(train['cpu_time_s'], 1),
+            cache_wall_time_s=round(cache['wall_time_s'], 1),
+            cache_cpu_time_s=round(cache['cpu_time_s'], 1))
+    return times
