@@ -30,6 +30,8 @@ OFFLINE_TEACHERS = {
     'offline_fashion_seresnext': ('fashion', 'SEResNeXt'),
     # the quarter-width student trained alone (AMTML-KD, issue 15)
     'offline_fashion_resnet18_w4': ('fashion', 'ResNet_CIFAR'),
+    # the AMTML-KD ResNet-18 teacher on 40 epochs (issue 15)
+    'offline_fashion_resnet18_40e': ('fashion', 'ResNet_CIFAR'),
 }
 
 
