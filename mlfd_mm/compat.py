@@ -29,6 +29,15 @@ Fixes:
    on a machine without CUDA. The tools call this before building the
    Runner: it initialises the gloo process group itself (the Runner then
    skips ``init_dist``) and makes the DDP wrapper use ``device_ids=None``.
+5. ``config_formatting``: mmengine re-formats the whole config with yapf
+   every time it reads ``Config.pretty_text``: when it logs and dumps the
+   config and in the metadata of **every checkpoint it saves**. For a
+   student config, which holds its joint teacher's and teachers' configs,
+   that is about 1 s of CPU per save on a 2-core machine, 23.8 s of a 20-epoch
+   offline student's 147 (py-spy). We memoise yapf's ``FormatCode`` in
+   mmengine's config module by its exact input (the unformatted text and the
+   style): the same text in gives the same text out, a changed config is
+   formatted afresh, errors are not cached, and nothing else is touched.
 """
 import importlib.util
 import sys
@@ -169,6 +178,38 @@ def fix_checkpoint_loading():
     return True
 
 
+class _MemoisedFormatCode:
+    """yapf's ``FormatCode`` (a pure function of its arguments) with its
+    results kept for the last few distinct inputs."""
+
+    def __init__(self, format_code, size=16):
+        self.format_code = format_code
+        self.size = size
+        self.results = {}
+
+    def __call__(self, unformatted_source, *args, **kwargs):
+        key = (unformatted_source, repr(args), repr(sorted(
+            (k, repr(v)) for k, v in kwargs.items())))
+        if key not in self.results:
+            result = self.format_code(unformatted_source, *args, **kwargs)
+            if len(self.results) >= self.size:
+                self.results.pop(next(iter(self.results)))
+            self.results[key] = result
+        return self.results[key]
+
+
+def fix_config_formatting():
+    """Format each distinct config text with yapf once per process."""
+    if 'config_formatting' in _APPLIED:
+        return False
+    _APPLIED.add('config_formatting')
+    import mmengine.config.config as config_module
+    if isinstance(config_module.FormatCode, _MemoisedFormatCode):
+        return False
+    config_module.FormatCode = _MemoisedFormatCode(config_module.FormatCode)
+    return True
+
+
 def _slurm_env_to_torch_env():
     """Translate SLURM's variables into the ones torch.distributed reads."""
     import os
@@ -231,4 +272,5 @@ def apply_all():
         torchvision_ops=fix_torchvision_ops(),
         mmaction_drn=fix_mmaction_drn(),
         checkpoint_loading=fix_checkpoint_loading(),
+        config_formatting=fix_config_formatting(),
     )

@@ -124,7 +124,7 @@ def test_apply_all_is_idempotent():
     first = compat.apply_all()
     second = compat.apply_all()
     assert set(first) == {'torchvision_ops', 'mmaction_drn',
-                          'checkpoint_loading'}
+                          'checkpoint_loading', 'config_formatting'}
     assert not any(second.values())
     import torchvision  # noqa: F401  still importable after a second apply
 
@@ -141,3 +141,39 @@ def test_prepare_cpu_distributed_rejects_unknown_launcher(monkeypatch):
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     with pytest.raises(ValueError, match="'mpi'"):
         compat.prepare_cpu_distributed(Config(dict()), 'mpi')
+
+
+def test_config_text_is_formatted_once_per_distinct_config(monkeypatch):
+    import mmengine.config.config as config_module
+    from mmengine.config import Config
+    from yapf.yapflib.yapf_api import FormatCode
+    memoised = config_module.FormatCode
+    assert isinstance(memoised, compat._MemoisedFormatCode)
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return FormatCode(*args, **kwargs)
+
+    monkeypatch.setattr(memoised, 'format_code', counting)
+    monkeypatch.setattr(memoised, 'results', {})
+    cfg = Config(dict(model=dict(type='ImageClassifier', depth=18),
+                      train_cfg=dict(max_epochs=20)))
+    first = cfg.pretty_text
+    assert cfg.pretty_text == first
+    assert len(calls) == 1
+    # The same text yapf itself gives.
+    assert first == FormatCode(calls[0], style_config=dict(
+        based_on_style='pep8', blank_line_before_nested_class_or_def=True,
+        split_before_expression_after_opening_paren=True))[0]
+    # A changed config is formatted afresh, never served the old text.
+    cfg.train_cfg.max_epochs = 15
+    changed = cfg.pretty_text
+    assert 'max_epochs=15' in changed and 'max_epochs=20' not in changed
+    assert len(calls) == 2
+    # Errors are not kept: the next call tries again.
+    monkeypatch.setattr(memoised, 'format_code',
+                        lambda *a, **k: (_ for _ in ()).throw(ValueError()))
+    with pytest.raises(ValueError):
+        memoised('x = (', style_config={})
+    assert not any(key[0] == 'x = (' for key in memoised.results)
