@@ -658,6 +658,7 @@ def test_pipeline_config_wiring(monkeypatch):
     ('mtkd_fashion_w4_equal', False, ['resnet18', 'tinynet', 'seresnext'],
      0, .1),
     ('kd_fashion_w4_seresnext', False, ['seresnext'], 0, .1),
+    ('kd_fashion_w4_resnet18', False, ['resnet18'], 0, .1),
     ('amtml_fashion_w4_ce1', True, ['resnet18', 'tinynet', 'seresnext'], 3,
      .1),
     ('mtkd_fashion_w4_equal_ce1', False,
@@ -714,6 +715,7 @@ def test_w4_pipeline_wiring(monkeypatch):
                                   config=f'/runs/{n}/config.py')
             for n in pipe.teachers}
     for name in ('equal', 'amtml', 'amtml_no_l2', 'kd_seresnext',
+                 'kd_resnet18',
                  'equal_ce1', 'amtml_ce1', 'amtml_equal'):
         cfg = Config.fromfile(pipe.students[name])
         set_student_teachers(cfg, done)

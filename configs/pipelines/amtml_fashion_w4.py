@@ -2,7 +2,8 @@
 # student, clearly smaller and weaker than each of the three fashion
 # teachers (ResNet-18, TinyNet-E, SE-ResNeXt), against its baselines:
 #   the student trained alone        = stage-1 run `student`,
-#   single-teacher KD (best teacher) = students/kd_seresnext,
+#   single-teacher KD                = students/kd_resnet18 (the best
+#     teacher on the mean of seeds 0-2), students/kd_seresnext,
 #   equal-weight multi-teacher KD    = students/equal,
 #   AMTML-KD, released defaults      = students/amtml,
 #   AMTML-KD without the latent L2   = students/amtml_no_l2,
@@ -23,6 +24,7 @@ students = dict(
     equal='{{fileDirname}}/../amtml/mtkd_fashion_w4_equal.py',
     amtml='{{fileDirname}}/../amtml/amtml_fashion_w4.py',
     amtml_no_l2='{{fileDirname}}/../amtml/amtml_fashion_w4_no_l2.py',
+    kd_resnet18='{{fileDirname}}/../amtml/kd_fashion_w4_resnet18.py',
     kd_seresnext='{{fileDirname}}/../amtml/kd_fashion_w4_seresnext.py',
     mlfd='{{fileDirname}}/../amtml/mlfd_fashion_w4.py',
     # the same two with CE weight 1.0 instead of the released 0.3
@@ -38,7 +40,8 @@ table = [
     ('TinyNet-E teacher', 'teachers/tinynet'),
     ('SE-ResNeXt teacher', 'teachers/seresnext'),
     ('MLFD joint teacher (3 teachers)', 'joint'),
-    ('KD from the best teacher (SE-ResNeXt)', 'students/kd_seresnext'),
+    ('KD from the ResNet-18 teacher', 'students/kd_resnet18'),
+    ('KD from the SE-ResNeXt teacher', 'students/kd_seresnext'),
     ('multi-teacher KD, equal weights', 'students/equal'),
     ('AMTML-KD, released defaults', 'students/amtml'),
     ('AMTML-KD without latent L2', 'students/amtml_no_l2'),

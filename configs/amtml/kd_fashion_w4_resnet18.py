@@ -1,0 +1,5 @@
+# Single-teacher KD into the quarter-width ResNet-18 from the ResNet-18
+# teacher (40 epochs; the best of the three once it trains that long), with
+# the KD term and weights of mtkd_fashion_w4_equal.py (alpha = 0.7, T = 5).
+_base_ = ['./mtkd_fashion_w4_equal.py']
+model = dict(teachers=[_base_._fashion_teachers[0]])
