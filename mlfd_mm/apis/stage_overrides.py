@@ -1,7 +1,8 @@
 """What a pipeline writes into a stage's config before it runs: the
 checkpoints of the finished stages it uses (stage-1 teachers for the joint
 teacher; the joint teacher or the teachers for a student; the student's own
-stage-1 weights with ``student_init='stage1'``) and the folder of the cache
+stage-1 weights with ``student_init='stage1'``, or its initial weights with
+``'paired'``) and the folder of the cache
 a cached stage trains from."""
 
 CACHE_DIR = 'cache'
@@ -79,14 +80,21 @@ def set_student_teachers(cfg, done):
 
 def set_student_init(cfg, done):
     """``model.student_init='stage1'``: the student starts from the stage-1
-    run of its own dataset (``model.dataset``) in this pipeline."""
-    if cfg.model.get('student_init') != 'stage1':
+    run of its own dataset (``model.dataset``) in this pipeline;
+    ``'paired'``: from the random initial weights that run started from
+    (its config and seed; issue #14, not the paper's recipe)."""
+    init = cfg.model.get('student_init')
+    if init not in ('stage1', 'paired'):
         return
     key = f'teachers/{cfg.model.get("dataset")}'
     if key not in done:
         raise KeyError(
-            f"{cfg.filename}: model.student_init='stage1' starts the student "
+            f"{cfg.filename}: model.student_init={init!r} starts the student "
             f'from the stage-1 run of its dataset, {key!r}, which this '
             'pipeline does not have (have: '
             f'{sorted(k for k in done if k.startswith("teachers/"))})')
-    cfg.model.student_init = done[key]['checkpoint']
+    if init == 'stage1':
+        cfg.model.student_init = done[key]['checkpoint']
+    else:
+        # The run's own config.py holds the seed it ran with.
+        cfg.model.student_init = dict(paired_with=done[key]['config'])

@@ -14,8 +14,10 @@ import torch.nn as nn
 from mmengine.model import BaseModel
 from mmengine.runner.checkpoint import load_state_dict
 
-from ...checkpoint import load_checkpoint_file, state_dict_of
+from ...checkpoint import (load_checkpoint_file, state_dict_mismatch,
+                           state_dict_of)
 from ..frozen import detached_children
+from ..initial_weights import stage1_initial_weights
 from ..losses import FeatureMSELoss
 from .student import DistilledStudent, StageChooser
 
@@ -47,6 +49,36 @@ def check_loss_weights(loss_weights: Optional[dict], defaults: dict,
         raise ValueError(
             f'{owner}: loss weights must be >= 0, got {negative}')
     return weights
+
+
+PAIRED_KEYS = ('paired_with', 'seed')
+
+
+def check_student_init(student_init):
+    """``student_init`` checked: None, a checkpoint file, or
+    ``dict(paired_with=<stage-1 config>, seed=None)``; the pipeline's
+    ``'stage1'`` and ``'paired'`` are errors outside a pipeline."""
+    if student_init in ('stage1', 'paired'):
+        instead = ('the checkpoint file' if student_init == 'stage1' else
+                   'dict(paired_with=<stage-1 config file>, seed=<its '
+                   'seed>)')
+        raise ValueError(
+            f"student_init={student_init!r} (the stage-1 run of the "
+            "student's dataset) is filled in by tools/run_pipeline.py; "
+            f'outside a pipeline give {instead}')
+    if isinstance(student_init, dict):
+        student_init = dict(student_init)
+        unknown = sorted(set(student_init) - set(PAIRED_KEYS))
+        if unknown or not student_init.get('paired_with'):
+            raise KeyError(
+                'student_init as a dict must be dict(paired_with=<stage-1 '
+                f'config file>, seed=None); got keys {sorted(student_init)}')
+    elif student_init is not None and not isinstance(student_init, str):
+        raise TypeError(
+            'student_init must be None, a checkpoint file, or '
+            "dict(paired_with=...); got "
+            f'{type(student_init).__name__}')
+    return student_init
 
 
 def _scale(value, weight: float):
@@ -86,8 +118,15 @@ class BaseDistiller(BaseModel):
             mmengine's ``load_from`` is: the weights that fit are loaded,
             the others keep their fresh values, with a warning.
             ``'stage1'``: the stage-1 run of the student's dataset, filled
-            in by tools/run_pipeline.py. Defaults to None (trained from
-            scratch).
+            in by tools/run_pipeline.py. ``dict(paired_with=<stage-1
+            config file>, seed=None)``: not trained weights but the random
+            *initial* weights that config's Runner started from under
+            ``seed`` (default: its ``randomness.seed``), drawn again (see
+            :mod:`mlfd_mm.models.initial_weights`); the student's
+            architecture must be the same, key for key. ``'paired'``: that,
+            with the stage-1 run of the student's dataset, filled in by
+            tools/run_pipeline.py (issue #14; not part of the paper).
+            Defaults to None (trained from scratch, the paper's recipe).
         data_preprocessor (dict, optional): The dataset's data preprocessor;
             the student config's own overrides its keys.
         init_cfg (dict, optional): Never reaches the frozen children.
@@ -116,12 +155,7 @@ class BaseDistiller(BaseModel):
         # The configured weights; `loss_weights` is what the next step uses
         # (see scale_loss_weights).
         self.base_loss_weights = dict(self.loss_weights)
-        if student_init == 'stage1':
-            raise ValueError(
-                "student_init='stage1' (the stage-1 run of the student's "
-                'dataset) is filled in by tools/run_pipeline.py; outside a '
-                'pipeline give the checkpoint file')
-        self.student_init = student_init
+        self.student_init = check_student_init(student_init)
         self.feature_loss = FeatureMSELoss()
 
     def scale_loss_weights(self, factors: Dict[str, float]
@@ -180,11 +214,27 @@ class BaseDistiller(BaseModel):
     def _load_student_init(self):
         if self.student_init is None:
             return
+        if isinstance(self.student_init, dict):
+            self._load_paired_init(**self.student_init)
+            return
         state = state_dict_of(
             load_checkpoint_file(self.student_init, 'student_init'))
         # Not strict: a classifier for another label set keeps its fresh
         # weights (mmengine logs what did not fit).
         load_state_dict(self.student, state, strict=False, logger='current')
+
+    def _load_paired_init(self, paired_with, seed=None):
+        """The student takes the initial weights of the stage-1 run of
+        ``paired_with`` (all of them: same architecture or an error)."""
+        state = stage1_initial_weights(paired_with, seed)
+        problems = state_dict_mismatch(self.student.state_dict(), state)
+        if problems:
+            raise ValueError(
+                f'student_init=dict(paired_with={paired_with!r}): the '
+                "student's architecture differs from that stage-1 model's, "
+                'so it cannot start from its initial weights: '
+                + '; '.join(problems))
+        self.student.load_state_dict(state, strict=True)
 
     # ------------------------------------------------------------------
     # forward

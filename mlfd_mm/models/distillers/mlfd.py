@@ -129,8 +129,10 @@ class MLFDDistiller(BaseDistiller):
             sample's metainfo, as :class:`MultiDatasetWrapper` sets it):
             they get feature distillation only, no CE nor KD. A sample of
             any other dataset is an error. Defaults to ``()``.
-        student_init (str, optional): A checkpoint the student starts from;
-            see :class:`BaseDistiller`. Defaults to None.
+        student_init (str | dict, optional): A checkpoint the student
+            starts from, or ``dict(paired_with=<stage-1 config>)`` for the
+            initial weights of that stage-1 run; see
+            :class:`BaseDistiller`. Defaults to None.
         joint_output_cache (dict, optional): ``dict(root=..., dtype=...)``:
             train from the joint teacher's cached outputs (its fused
             features at the distilled levels and its logits for
@@ -158,7 +160,7 @@ class MLFDDistiller(BaseDistiller):
                  temperature: float = 2.0,
                  connector: Optional[dict] = None,
                  feature_only_datasets: Sequence[str] = (),
-                 student_init: Optional[str] = None,
+                 student_init: Union[str, dict, None] = None,
                  joint_output_cache: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
