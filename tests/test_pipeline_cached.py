@@ -52,8 +52,14 @@ def test_cached_pipeline_builds_its_caches_and_records_times(
     for record in (joint, student, teacher):
         assert record['cpu_time_s'] > 0 and record['wall_time_s'] > 0
     assert 'cache_cpu_time_s' not in teacher
-    for record in (joint, student):
+    for stage, record in (('joint', joint), ('students/mnist', student)):
         assert 0 < record['cache_cpu_time_s'] < record['cpu_time_s']
+        # built in the training process (tools/train.py --build-cache), not
+        # in a second process of its own
+        assert not (seed / stage / 'cache.out').exists()
+        times = json.loads((seed / stage / 'cache_times.json').read_text())
+        assert times['cpu_time_s'] == pytest.approx(
+            record['cache_cpu_time_s'], abs=0.1)
         assert record['cpu_time_s'] == pytest.approx(
             record['cache_cpu_time_s'] + record['train_cpu_time_s'], abs=0.2)
     manifests = {stage: json.loads((seed / stage / 'cache' /

@@ -18,6 +18,10 @@ from mlfd_mm.apis.runner import (check_run_checkpoint,  # noqa: E402
 from mlfd_mm.apis.device_training import (  # noqa: E402
     amp_optim_wrapper, channels_last_on_gpu, copy_batches_without_waiting,
     defer_log_reads_on_gpu, pin_loaders_on_gpu)
+from mlfd_mm.apis.cache_sources import CacheConfigError  # noqa: E402
+from mlfd_mm.apis.feature_cache import (  # noqa: E402
+    build_cache_before_training)
+from mlfd_mm.cache import StaleCacheError  # noqa: E402
 from mlfd_mm.checkpoint import trusted_checkpoints  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
@@ -49,6 +53,12 @@ def parse_args(argv=None):
         'latest checkpoint in the work dir')
     for flag, help_text in _SWITCHES:
         parser.add_argument(flag, action='store_true', help=help_text)
+    parser.add_argument(
+        '--build-cache', nargs='?', const='resume',
+        choices=('resume', 'force'),
+        help='first build (or complete) the feature cache the config trains '
+        'from, in this process, as tools/cache_features.py would (`force`: '
+        'rebuild it); its time goes to <work_dir>/cache_times.json')
     parser.add_argument(
         '--test-best', metavar='OUT_JSON',
         help='after training, test the best checkpoint (the last one when '
@@ -98,6 +108,13 @@ def main(argv=None):
         phases.append('val_dataloader')
     if args.test_best:
         phases.append('test_dataloader')
+    if args.build_cache:
+        try:
+            build_cache_before_training(
+                args.config, cfg.work_dir, force=args.build_cache == 'force',
+                cfg_options=args.cfg_options)
+        except (CacheConfigError, StaleCacheError) as err:
+            raise SystemExit(f'error: {err}')
     own_process_group = prepare_run(cfg, phases)
     with trusted_checkpoints(*args.trust_checkpoint):
         runner = RUNNERS.build(cfg) if 'runner_type' in cfg \

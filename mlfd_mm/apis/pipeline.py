@@ -52,9 +52,10 @@ from .stage_overrides import (  # noqa: F401 (set_student_init: tests)
 from .stage_process import (REPO, PipelineInterrupted, _read_json,
                             export_student_run, run_logged,
                             stage_environment, stop_on_signals)
-from .stage_record import (RECORD, RESOLVED, checkpoint_changed,
-                           checkpoint_identity, config_change, read_record,
-                           set_aside, stage_times, text_sha256, write_record)
+from .stage_record import (CACHE_TIMES, RECORD, RESOLVED,
+                           checkpoint_changed, checkpoint_identity,
+                           config_change, read_record, set_aside, stage_times,
+                           text_sha256, write_record)
 from .work_dir_lock import WorkDirLock, WorkDirLocked
 
 __all__ = ['PipelineInterrupted', 'REPO', 'Stage', 'WorkDirLocked',
@@ -203,20 +204,17 @@ class Stage:
         atomic_write_json(attempt, fingerprint)
         stage_cfg = osp.join(self.work_dir, 'config.py')
         atomic_write_text(stage_cfg, cfg.pretty_text)
-        cache_times = None
-        if cache_root(cfg) is not None:
-            # The cache is part of the stage: built (or resumed) first,
-            # from scratch when the stage starts afresh.
-            build = [sys.executable, osp.join(REPO, 'tools/cache_features.py'),
-                     stage_cfg, '--num-workers', '1']
-            if fresh:
-                build.append('--force')
-            if extra_options:
-                build += ['--cfg-options', *extra_options]
-            cache_times = run_logged(build,
-                                     osp.join(self.work_dir, 'cache.out'))
         train = [sys.executable, osp.join(REPO, 'tools/train.py'), stage_cfg,
                  '--work-dir', self.work_dir]
+        builds_cache = cache_root(cfg) is not None
+        times_file = osp.join(self.work_dir, CACHE_TIMES)
+        if builds_cache:
+            # The cache is part of the stage: built (or resumed) first, in
+            # the training process, from scratch when the stage starts
+            # afresh; the build's own times come back in CACHE_TIMES.
+            train += ['--build-cache', 'force' if fresh else 'resume']
+            if osp.exists(times_file):
+                os.remove(times_file)  # an earlier attempt's
         if _has_checkpoint(self.work_dir):
             train.append('--resume')  # a killed run goes on where it was
         # The best checkpoint is tested in the training process: a second
@@ -226,6 +224,15 @@ class Stage:
         if extra_options:
             train += ['--cfg-options', *extra_options]
         train_times = run_logged(train, osp.join(self.work_dir, 'train.out'))
+        cache_times = None
+        if builds_cache:
+            cache_times = _read_json(times_file)
+            if not cache_times:
+                raise RuntimeError(
+                    f'stage {self.key}: {times_file} is missing or '
+                    'unreadable after the training process built its cache')
+            train_times = {key: train_times[key] - cache_times[key]
+                           for key in ('wall_time_s', 'cpu_time_s')}
         checkpoint = _best_checkpoint(self.work_dir)
         with open(metrics_file) as f:
             metrics = json.load(f)

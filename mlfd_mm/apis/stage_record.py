@@ -27,6 +27,8 @@ import os.path as osp
 from ..atomic_files import atomic_write_json, file_sha256
 
 RECORD = 'stage.json'
+# The cache build's times, written by tools/train.py --build-cache.
+CACHE_TIMES = 'cache_times.json'
 # The resolved config a stage finished with (what its fingerprint hashes),
 # kept to say what changed. Not named config.py: readers of a run take every
 # config.py for a stage.
