@@ -82,6 +82,11 @@ def test_paired_student_starts_where_its_stage1_run_started(tmp_path,
     cfg['randomness'] = dict(seed=3)
     fresh = _initial_weights_of_run(cfg)
     assert not _equal(fresh, stage1_start)  # the teacher drew first
+    # inside the distiller the student's own init_cfg applies (mmpretrain
+    # ResNet: Kaiming, fan_out; PyTorch's default would give 0.048 here)
+    conv = fresh['backbone.layer3.1.conv2.weight']
+    assert conv.std().item() == pytest.approx(
+        (2 / (conv.size(0) * 9)) ** 0.5, rel=0.15)
     cfg['model']['student_init'] = dict(paired_with=path)
     assert _equal(_initial_weights_of_run(cfg), stage1_start)
 
