@@ -21,7 +21,6 @@ import copy
 import os.path as osp
 from typing import List, Optional, Sequence
 
-import numpy as np
 import torch
 import torch.nn as nn
 
@@ -30,7 +29,7 @@ from .layout import DTYPES
 from .manifest import (FORMAT, JOINT_OUTPUTS, StaleCacheError, _sha256_json,
                        _short, cache_id, check_kind, layout_offsets,
                        load_manifest, manifest_layout)
-from .reader import CACHE_ID_KEY, FEATURES_FIELD
+from .reader import CACHE_ID_KEY, FEATURES_FIELD, carried_to_device
 from .writer import DEFAULT_SHARD_SIZE, FeatureCacheWriter
 
 LOGITS = 'logits'
@@ -306,8 +305,7 @@ class CachedJointOutputs(nn.Module):
                 f'holds cache {self._cache_id}'],
                 hint='point the loaders\' CachedFeatureDataset and '
                 'model.joint_output_cache at the same root')
-        flat = torch.from_numpy(np.stack(
-            [s.get(FEATURES_FIELD) for s in data_samples])).to(inputs.device)
+        flat = carried_to_device(data_samples, inputs.device)
         values = [per[0].float() for per in self._layout.split(flat)]
         features: List[Optional[torch.Tensor]] = [None] * self.num_levels
         logits: List[Optional[torch.Tensor]] = [None] * len(

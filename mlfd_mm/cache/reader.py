@@ -7,6 +7,7 @@ import os
 from typing import List, Optional, Tuple, Union
 
 import numpy as np
+import torch
 from mmengine.registry import DATASETS
 
 from .manifest import (StaleCacheError, cache_id, dataset_changes,
@@ -17,6 +18,19 @@ from .manifest import (StaleCacheError, cache_id, dataset_changes,
 # metainfo key holding the id of the cache they come from.
 FEATURES_FIELD = 'teacher_features'
 CACHE_ID_KEY = 'feature_cache_id'
+
+
+def carried_to_device(data_samples: list, device: torch.device
+                      ) -> torch.Tensor:
+    """The batch's cached rows (each data sample's ``FEATURES_FIELD``, one
+    flat array per sample) stacked into one tensor on ``device``. On a GPU
+    the stack is pinned and copied with ``non_blocking=True``: a copy from
+    pageable memory would make the host wait for the previous step."""
+    batch = torch.from_numpy(np.stack(
+        [sample.get(FEATURES_FIELD) for sample in data_samples]))
+    if device.type == 'cuda':
+        return batch.pin_memory().to(device, non_blocking=True)
+    return batch.to(device)
 
 
 def default_max_open() -> int:

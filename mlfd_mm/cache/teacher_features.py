@@ -2,14 +2,13 @@
 data samples when they carry them, else from the teachers themselves."""
 from typing import List, Optional, Sequence
 
-import numpy as np
 import torch
 
 from .layout import DTYPES, normalize_pool, pool_teacher_maps
 from .manifest import (TEACHER_FEATURES, StaleCacheError, cache_id,
                        check_kind, load_manifest,
                        manifest_layout, teacher_identity, teacher_changes)
-from .reader import CACHE_ID_KEY, FEATURES_FIELD
+from .reader import CACHE_ID_KEY, FEATURES_FIELD, carried_to_device
 
 
 class CachedTeacherFeatures:
@@ -77,7 +76,7 @@ class CachedTeacherFeatures:
                 'no cached teacher features: wrap every dataset of the '
                 'loader in CachedFeatureDataset, or none')
         self._check(teachers, data_samples)
-        batch = torch.from_numpy(np.stack(flats)).to(inputs.device)
+        batch = carried_to_device(data_samples, inputs.device)
         return [[f.float() for f in per_teacher]
                 for per_teacher in self._layout.split(batch)]
 
