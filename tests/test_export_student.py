@@ -255,3 +255,23 @@ def test_loader_collation_of_ours_is_exported_as_mmengines():
     for key in ('test_dataloader', 'val_dataloader'):
         assert exported[key]['collate_fn'] == dict(type='pseudo_collate')
         assert exported[key]['dataset']['type'] == 'CustomDataset'
+
+
+def test_cached_student_loaders_are_exported_with_the_wrapped_dataset():
+    """A student trained from the joint-output cache (configs/mlfd/
+    student_offline_*_cached.py) reads its data through
+    CachedFeatureDataset; its export tests on the wrapped stock dataset
+    instead of losing its test loader (the report's student embeddings of
+    configs/pipelines/offline_cached.py failed on a missing
+    test_dataloader)."""
+    from mlfd_mm.apis.export import build_export_config
+    cfg = Config.fromfile(osp.join(
+        REPO, 'configs', 'mlfd', 'student_offline_fashion_cached.py'))
+    assert cfg.test_dataloader.dataset.type == 'CachedFeatureDataset'
+    inner = cfg.test_dataloader.dataset.dataset.to_dict()
+    exported, skipped = build_export_config(cfg)
+    assert not [key for key in skipped if 'dataloader' in key]
+    assert exported['test_dataloader']['dataset'] == inner
+    assert exported['val_dataloader']['dataset']['type'] == inner['type']
+    for key in ('test_dataloader', 'val_dataloader'):
+        assert exported[key]['collate_fn'] == dict(type='pseudo_collate')

@@ -68,10 +68,16 @@ def _with_stock_types(node, our_classes):
     config."""
     if isinstance(node, dict):
         type_value = node.get('type')
-        if isinstance(type_value, str):
+        while isinstance(type_value, str):  # a wrapper may wrap ours again
             cls = our_classes.get(type_value.split('.')[-1])
-            if cls is not None and hasattr(cls, 'stock_config'):
-                node = cls.stock_config(dict(node))
+            if cls is None or not hasattr(cls, 'stock_config'):
+                break
+            node = cls.stock_config(dict(node))
+            if not isinstance(node, dict) or node.get('type') == type_value:
+                break
+            type_value = node.get('type')
+        if not isinstance(node, dict):
+            return _with_stock_types(node, our_classes)
         return {k: _with_stock_types(v, our_classes) for k, v in node.items()}
     if isinstance(node, (list, tuple)):
         return type(node)(_with_stock_types(v, our_classes) for v in node)

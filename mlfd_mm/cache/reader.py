@@ -229,6 +229,12 @@ class CachedFeatureDataset:
         if not lazy_init:
             self.full_init()
 
+    @classmethod
+    def stock_config(cls, cfg: dict) -> dict:
+        """The wrapped dataset's config: what an exported student tests on
+        (the cache only feeds a distiller's teacher side)."""
+        return cfg['dataset']
+
     # ------------------------------------------------------------------
     def _named_datasets(self) -> List[Tuple[str, object]]:
         if self._multi:
