@@ -217,3 +217,16 @@ def test_amtml_teacher_weights_drawn_per_teacher(tmp_path):
     index = write_report(root, embeddings=False,
                          stream=open(os.devnull, 'w'))
     assert 'src="mu_students_a.png"' in open(index).read()
+
+
+def test_a_stage_config_without_test_data_is_named_not_embedded(tmp_path):
+    """An export without loaders (as cached students' were before their
+    loaders became exportable) is named with what to do, and the report's
+    embeddings skip it instead of dying after every stage has finished."""
+    from mlfd_mm.report.embeddings import NoTestData, stage_features
+    config = tmp_path / 'student_config.py'
+    config.write_text("model = dict(type='ImageClassifier')\n")
+    with pytest.raises(NoTestData, match=r'student_config\.py has no '
+                       r'test_dataloader.*export_student\.py'):
+        stage_features(str(config), str(tmp_path / 'student.pth'),
+                       'student mnist')

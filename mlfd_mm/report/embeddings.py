@@ -65,6 +65,11 @@ def stage_features(config: str, checkpoint: str, what: str,
         ``datasets`` (N, ) str (the sample's dataset name, or '').
     """
     cfg = Config.fromfile(config)
+    if not cfg.get('test_dataloader'):
+        raise NoTestData(
+            f'{what}: {config} has no test_dataloader, so there is no data '
+            'to embed (an export made before its loaders were exportable: '
+            'run tools/export_student.py on the stage again)')
     model = _build(cfg, checkpoint, what)
     with DefaultScope.overwrite_default_scope(
             cfg.get('default_scope', 'mmpretrain')):
@@ -132,6 +137,10 @@ def embed(features: Dict[str, np.ndarray], color_by: str = 'labels',
                 **separation(points, groups))
 
 
+class NoTestData(ValueError):
+    """A stage's config has no test loader to draw the embedding from."""
+
+
 def save_embedding(path: str, embedding: Dict[str, np.ndarray]) -> None:
     """Write points, groups and scores to ``path`` (.npz), atomically."""
     atomic_write(path, lambda f: np.savez(f, **embedding), mode='wb')
@@ -160,7 +169,13 @@ def run_embeddings(run, seed: int, dataset: str,
             config = osp.join(stage_dir, 'config.py')
             checkpoint = _record_path(record, stage_dir)
         start = time.time()
-        feats = stage_features(config, checkpoint, f'{label} {dataset}')
+        try:
+            feats = stage_features(config, checkpoint, f'{label} {dataset}')
+        except NoTestData as err:
+            # The rest of the report stands without this one picture.
+            print(f'report: skipped an embedding: {err}', flush=True)
+            out[label] = None
+            continue
         out[label] = embed(feats, 'labels', seed)
         if progress:
             progress(f'{label} {dataset}: {len(feats["labels"])} points',
