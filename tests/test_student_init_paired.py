@@ -127,3 +127,33 @@ def test_paired_options_and_pipeline(tmp_path, teacher):
     cfg = Config(dict(model=dict(student_init='paired', dataset='cars')))
     with pytest.raises(KeyError, match=r"'paired'.*'teachers/cars'"):
         set_student_init(cfg, {'teachers/x': dict(checkpoint='x.pth')})
+
+
+@pytest.mark.parametrize('pipeline,default,students', [
+    ('offline_paired', 'offline', ('mnist', 'fashion', 'animals')),
+    ('offline_arch2_paired', 'offline_arch2', ('fashion', 'digits')),
+    ('recipes/fashion_paired_ce_only', 'offline', ('fashion', )),
+])
+def test_paired_pipelines_reuse_the_default_ones_stages(pipeline, default,
+                                                        students):
+    """Each paired pipeline reuses its default pipeline's stage-1/2 runs;
+    its students are the default ones (CE-only for the control) with
+    student_init='paired'."""
+    import os.path as osp
+    repo = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    configs = osp.join(repo, 'configs', 'pipelines')
+    base = Config.fromfile(osp.join(configs, default + '.py'))
+    pipe = Config.fromfile(osp.join(configs, pipeline + '.py'))
+    assert osp.normpath(pipe.stages_of) == osp.join(configs, default + '.py')
+    assert (pipe.teachers, pipe.joint_teacher) == (base.teachers,
+                                                   base.joint_teacher)
+    assert tuple(pipe.students) == students
+    ce_only = pipeline.endswith('ce_only')
+    for name, path in pipe.students.items():
+        model = Config.fromfile(path).model
+        stock = Config.fromfile(base.students[name]).model
+        assert model.student_init == 'paired'
+        assert model.dataset == name
+        assert model.loss_weights.to_dict() == (
+            dict(kd=0., feature=0., ce=1.0) if ce_only
+            else stock.loss_weights.to_dict())
