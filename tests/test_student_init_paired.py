@@ -129,16 +129,26 @@ def test_paired_options_and_pipeline(tmp_path, teacher):
         set_student_init(cfg, {'teachers/x': dict(checkpoint='x.pth')})
 
 
-@pytest.mark.parametrize('pipeline,default,students', [
-    ('offline_paired', 'offline', ('mnist', 'fashion', 'animals')),
-    ('offline_arch2_paired', 'offline_arch2', ('fashion', 'digits')),
-    ('recipes/fashion_paired_ce_only', 'offline', ('fashion', )),
-])
-def test_paired_pipelines_reuse_the_default_ones_stages(pipeline, default,
-                                                        students):
+
+_RECIPES = 'configs/mlfd/recipes/'
+_PAIRED_PIPELINES = [
+    ('offline_paired', 'offline', {
+        name: f'configs/mlfd/student_offline_{name}.py'
+        for name in ('mnist', 'fashion', 'animals')}),
+    ('offline_arch2_paired', 'offline_arch2', {
+        name: f'configs/mlfd/student_arch2_{name}.py'
+        for name in ('fashion', 'digits')}),
+] + [(f'recipes/fashion_paired_{variant}', 'offline', {
+    'fashion': f'{_RECIPES}student_offline_fashion_{variant}.py'})
+     for variant in ('ce_only', 'kd_only', 'kd_t4', 'warmup', 'l3_only')]
+
+
+@pytest.mark.parametrize('pipeline,default,unpaired', _PAIRED_PIPELINES)
+def test_paired_pipelines_differ_in_student_init_only(pipeline, default,
+                                                      unpaired):
     """Each paired pipeline reuses its default pipeline's stage-1/2 runs;
-    its students are the default ones (CE-only for the control) with
-    student_init='paired'."""
+    each of its students is an existing student config with
+    student_init='paired' and nothing else changed."""
     import os.path as osp
     repo = osp.dirname(osp.dirname(osp.abspath(__file__)))
     configs = osp.join(repo, 'configs', 'pipelines')
@@ -147,13 +157,10 @@ def test_paired_pipelines_reuse_the_default_ones_stages(pipeline, default,
     assert osp.normpath(pipe.stages_of) == osp.join(configs, default + '.py')
     assert (pipe.teachers, pipe.joint_teacher) == (base.teachers,
                                                    base.joint_teacher)
-    assert tuple(pipe.students) == students
-    ce_only = pipeline.endswith('ce_only')
+    assert sorted(pipe.students) == sorted(unpaired)
     for name, path in pipe.students.items():
-        model = Config.fromfile(path).model
-        stock = Config.fromfile(base.students[name]).model
-        assert model.student_init == 'paired'
-        assert model.dataset == name
-        assert model.loss_weights.to_dict() == (
-            dict(kd=0., feature=0., ce=1.0) if ce_only
-            else stock.loss_weights.to_dict())
+        paired = Config.fromfile(path).to_dict()
+        alone = Config.fromfile(osp.join(repo, unpaired[name])).to_dict()
+        assert paired['model'].pop('student_init') == 'paired'
+        assert alone['model'].pop('student_init', None) is None
+        assert paired == alone
