@@ -120,6 +120,11 @@ def test_paired_options_and_pipeline(tmp_path, teacher):
     no_seed, _ = _stage1_config(tmp_path, narrow_resnet(5), seed=None)
     with pytest.raises(ValueError, match='no randomness.seed'):
         stage1_initial_weights(no_seed)
+    _, fine_tuned = _stage1_config(tmp_path / 'ft', narrow_resnet(5), seed=0)
+    fine_tuned['load_from'] = 'k400.pth'
+    with pytest.raises(ValueError, match=r"load_from='k400.pth', not from "
+                       'random weights'):
+        stage1_initial_weights(fine_tuned)
     cfg = Config(dict(model=dict(student_init='paired', dataset='shapes')))
     set_student_init(cfg, {'teachers/shapes': dict(
         checkpoint='/r/s.pth', config='/r/config.py')})

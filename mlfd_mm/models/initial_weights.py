@@ -42,17 +42,25 @@ def stage1_initial_weights(config, seed: Optional[int] = None,
 
     Raises:
         ValueError: No seed (the config's ``randomness.seed`` is None: its
-            Runner drew one at random, which cannot be drawn again).
+            Runner drew one at random, which cannot be drawn again), or the
+            config has a ``load_from`` (its run did not start from random
+            weights).
     """
     whole = whole_config(config, what)
     if whole is None:
         raise TypeError(f'{what}: needs the stage-1 config file (or whole '
                         'config with its `randomness`), not a model config')
     model_cfg, scope = resolve_model_config(whole, what)
+    source = config if isinstance(config, str) else 'the config'
+    if whole.get('load_from'):
+        # Its run trained from that checkpoint, not from these draws.
+        raise ValueError(
+            f'{what}: {source} starts from load_from={whole.load_from!r}, '
+            'not from random weights; start the student from that '
+            'checkpoint instead (student_init=<the file>)')
     if seed is None:
         seed = (whole.get('randomness') or {}).get('seed')
     if seed is None:
-        source = config if isinstance(config, str) else 'the config'
         raise ValueError(
             f'{what}: {source} has no randomness.seed (its Runner drew a '
             'random seed, so its initial weights cannot be drawn again); '
