@@ -77,3 +77,16 @@ def test_cached_pipeline_builds_its_caches_and_records_times(
     times = (work / 'stage_times.md').read_text()
     assert '| 0 | students/mnist |' in times and 'teachers/mnist' in times
     assert 'results.md' not in times
+
+
+def test_build_cache_refuses_a_launcher(tmp_path):
+    """--build-cache builds in one process; under torchrun the builder's own
+    process group would come before the Runner's, so it is refused with
+    what to run instead, before anything is built or written."""
+    from conftest import load_tool
+    train = load_tool('tools/train.py')
+    with pytest.raises(SystemExit, match=r'torchrun .*tools/cache_features'):
+        train.main(['configs/mlfd/student_offline_mnist_cached.py',
+                    '--work-dir', str(tmp_path / 'run'), '--build-cache',
+                    '--launcher', 'pytorch'])
+    assert not (tmp_path / 'run' / 'cache_times.json').exists()

@@ -100,6 +100,13 @@ def merge_args(cfg, args):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.build_cache and args.launcher != 'none':
+        # The builder would open its own (gloo) process group before the
+        # Runner opens the training one.
+        raise SystemExit(
+            '--build-cache runs in one process: under a launcher, build the '
+            'cache first with `torchrun ... tools/cache_features.py CONFIG`, '
+            'then train')
     cfg = merge_args(
         load_config(args.config, args.cfg_options, args.launcher,
                     args.work_dir), args)

@@ -23,12 +23,12 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 
+from ..atomic_files import atomic_write_json
 from ..cache import DatasetSource, FeatureCacheWriter, \
     InsufficientDiskSpaceError
 from ..cache.layout import FeatureLayout
 from ..cache.writer import (check_disk_space, feature_sizes, format_bytes,
                             free_bytes, missing_shards, stored_shapes)
-from ..atomic_files import atomic_write_json
 from ..config import complete_config
 from ..cache.joint_outputs import JointOutputCacheWriter, joint_identity
 from ..models.distillers.mlfd import joint_model_config
@@ -347,7 +347,6 @@ def cache_features(config, splits=SPLITS, root=None, dtype=None, pool=None,
     except InsufficientDiskSpaceError as err:
         print(f'REFUSED: {err}', file=sys.stderr)
         return 2
-
 
 
 def _process_cpu_s():
