@@ -9,6 +9,7 @@
 _base_ = ['./amtml_fashion_tinynet.py']
 model = dict(
     student='{{fileDirname}}/../teachers/offline_fashion_resnet18_w4.py',
+    teachers=_base_._fashion_teachers_w4,  # ResNet-18: 40 epochs
     hints=dict(
         _delete_=True,
         resnet18=dict(teacher_stage=1, student_stage=1),

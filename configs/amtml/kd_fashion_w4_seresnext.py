@@ -2,4 +2,4 @@
 # three teachers (SE-ResNeXt), with the KD term and weights of
 # mtkd_fashion_w4_equal.py (alpha = 0.7, T = 5).
 _base_ = ['./mtkd_fashion_w4_equal.py']
-model = dict(teachers=[_base_._fashion_teachers[2]])
+model = dict(teachers=[_base_._fashion_teachers_w4[2]])

@@ -11,3 +11,11 @@ _fashion_teachers = [
     dict(name='seresnext', checkpoint='auto',
          config='{{fileDirname}}/../../teachers/offline_fashion_seresnext.py'),
 ]
+# The same three with the ResNet-18 trained 40 epochs (it underfits in 20):
+# the teachers of the quarter-width student (configs/pipelines/
+# amtml_fashion_w4.py, issue #15) when its configs run on their own.
+_fashion_teachers_w4 = [
+    dict(_fashion_teachers[0],
+         config='{{fileDirname}}/../../teachers/'
+         'offline_fashion_resnet18_40e.py'),
+] + _fashion_teachers[1:]
