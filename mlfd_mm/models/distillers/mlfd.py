@@ -129,10 +129,8 @@ class MLFDDistiller(BaseDistiller):
             sample's metainfo, as :class:`MultiDatasetWrapper` sets it):
             they get feature distillation only, no CE nor KD. A sample of
             any other dataset is an error. Defaults to ``()``.
-        student_init (str | dict, optional): A checkpoint the student
-            starts from, or ``dict(paired_with=<stage-1 config>)`` for the
-            initial weights of that stage-1 run; see
-            :class:`BaseDistiller`. Defaults to None.
+        student_init (str | dict, optional): A checkpoint, or the initial
+            weights of a stage-1 run: see :class:`BaseDistiller`.
         joint_output_cache (dict, optional): ``dict(root=..., dtype=...)``:
             train from the joint teacher's cached outputs (its fused
             features at the distilled levels and its logits for
