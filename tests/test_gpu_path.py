@@ -362,6 +362,10 @@ def test_deferred_runtime_info_hook_logs_what_the_stock_one_does(
                    val_evaluator=None)
         cfg['default_hooks']['checkpoint'] = dict(type='CheckpointHook',
                                                   interval=100)
+        # Its own message hub: mmengine names the hub after the experiment,
+        # by default the start time to the second, and two runners started
+        # in the same second would share one history.
+        cfg['experiment_name'] = kind
         runner = Runner.from_cfg(Config(cfg))
         runner.train()
         hub = runner.message_hub
