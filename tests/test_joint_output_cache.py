@@ -235,3 +235,91 @@ def test_shrink_first_connector_is_the_same_map_in_eval_at_fewer_positions():
     assert early(feat, (4, 4)).shape == (2, 8, 4, 4)
     assert early(feat, (16, 16)).shape == (2, 8, 16, 16)  # grows: after
     assert seen == [(2, 4, 4, 4), (2, 4, 8, 8)]
+
+
+def _teacher_feature_cache(online, cfg, root, pipeline=None, flip=False):
+    """A teacher-feature cache (float32) of the 'shapes' splits of ``cfg``,
+    as the cached pipeline's joint stage writes one: the online
+    distiller's teachers on its raw inputs (channels reversed with
+    ``flip``: another preprocessing)."""
+    from mlfd_mm.cache import DatasetSource, FeatureCacheWriter
+
+    def preprocess(data, training):
+        inputs = online.data_preprocessor(data, training)['inputs']
+        return dict(inputs=inputs.flip(1) if flip else inputs)
+
+    writer = FeatureCacheWriter(online.teacher.teachers, str(root),
+                                preprocess, dtype='float32', progress=False)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        sources = {}
+        for split in SPLITS:
+            dataset_cfg = copy.deepcopy(cfg[f'{split}_dataloader']['dataset'])
+            if pipeline is not None:
+                dataset_cfg['pipeline'] = pipeline
+            sources[split] = [DatasetSource(
+                'shapes', DATASETS.build(dataset_cfg),
+                dataset_cfg['pipeline'])]
+        writer.prepare(sources)
+        writer.write(sources, check_space=False)
+
+
+def _rows(root, split):
+    from mlfd_mm.cache import FeatureCacheReader
+    reader = FeatureCacheReader(str(root), split)
+    return torch.stack([torch.from_numpy(reader.read('shapes', i))
+                        for i in range(10)])
+
+
+@pytest.mark.parametrize('case', ['same', 'pipeline', 'preprocessing'])
+def test_joint_outputs_from_the_joint_stages_teacher_feature_cache(
+        setup, monkeypatch, capsys, case):
+    """When the joint teacher's config reads a teacher-feature cache (the
+    cached pipeline's joint stage) that holds the student's samples with
+    the same pipeline, the student's joint-output cache is built from it:
+    the teachers run on one probe sample per split instead of every sample,
+    and the rows equal those of the online build. Another pipeline or
+    another preprocessing is caught and the teachers run."""
+    from mlfd_mm.models.teachers import FrozenTeacher
+    online = build(setup['online']['model']).eval()
+    features = setup['tmp'] / 'teacher_features'
+    pipeline = None
+    if case == 'pipeline':
+        pipeline = [dict(type='LoadImageFromFile'),
+                    dict(type='Resize', scale=(32, 32)),
+                    dict(type='PackInputs')]
+    _teacher_feature_cache(online, setup['online'], features, pipeline,
+                           flip=case == 'preprocessing')
+    cfg = Config.fromfile(setup['config']).to_dict()
+    cfg['model']['teacher']['config'] = dict(
+        cfg['model']['teacher']['config'],
+        feature_cache=dict(root=str(features), dtype='float32'))
+    cfg['model']['joint_output_cache']['root'] = str(setup['tmp'] / 'from')
+    for split in ('train', 'val', 'test'):
+        cfg[f'{split}_dataloader']['dataset']['root'] = str(
+            setup['tmp'] / 'from')
+    path = setup['tmp'] / 'student_from_features.py'
+    Config(cfg).dump(str(path))
+    seen = []
+    real = FrozenTeacher.forward
+    monkeypatch.setattr(FrozenTeacher, 'forward', lambda self, x, *a, **k: (
+        seen.append(x.shape[0]), real(self, x, *a, **k))[1])
+    assert cache_features(str(path), SPLITS, num_workers=0) == 0
+    out = capsys.readouterr().out
+    # samples through the two teachers: one probe per split from the
+    # cache; else the 10 samples of each split, the shape probe (1) and,
+    # once another preprocessing is found, the split probes
+    assert sum(seen) == dict(same=2 * 2, pipeline=2 * (2 * 10 + 1),
+                             preprocessing=2 * (2 * 10 + 1 + 2))[case]
+    if case == 'same':
+        assert out.count('teacher features from the cache') == len(SPLITS)
+    else:
+        assert out.count('the teachers run') == len(SPLITS)
+        assert ('another pipeline' if case == 'pipeline' else
+                'differ from the teacher\'s') in out
+    monkeypatch.undo()
+    cache_features(setup['config'], SPLITS, num_workers=0)
+    for split in SPLITS:
+        got, want = _rows(setup['tmp'] / 'from', split), _rows(
+            setup['root'], split)
+        assert got.shape == want.shape == (10, 8 * (16 + 4 + 1) + 5)
+        assert torch.allclose(got, want, atol=1e-5 * want.abs().max())

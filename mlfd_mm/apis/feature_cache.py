@@ -30,7 +30,8 @@ from ..cache.layout import FeatureLayout
 from ..cache.writer import (check_disk_space, feature_sizes, format_bytes,
                             free_bytes, missing_shards, stored_shapes)
 from ..config import complete_config
-from ..cache.joint_outputs import JointOutputCacheWriter, joint_identity
+from ..cache.joint_outputs import (JointOutputCacheWriter, joint_identity,
+                                   teacher_feature_sources)
 from ..models.distillers.mlfd import joint_model_config
 from .cache_sources import (SPLITS, CacheConfigError, build_dataset,
                             build_joint_teacher, build_online_student,
@@ -257,7 +258,10 @@ def build_joint_output_cache(cfg, splits, opts, force=False, batch_size=64,
     """Write (or complete) the joint-output cache of an MLFD student config
     (see :mod:`mlfd_mm.cache.joint_outputs`): the online distiller's joint
     teacher runs once over the student's datasets of ``splits`` with the
-    deterministic pipeline. Under torchrun each rank writes its share.
+    deterministic pipeline; where its own teacher-feature cache holds those
+    samples (the cached pipeline), its teachers' features are read from it
+    and only the fusion and the heads run. Under torchrun each rank writes
+    its share.
 
     Args:
         cfg (Config): the student (MLFDDistiller) config, completed.
@@ -275,6 +279,9 @@ def build_joint_output_cache(cfg, splits, opts, force=False, batch_size=64,
     device = _device(device, local_rank)
     distiller = distiller.to(device).eval()
     teacher = distiller.teacher
+    sources, lines = teacher_feature_sources(distiller, sources)
+    for line in lines:
+        print(f'joint-output cache {opts["root"]}: {line}')
     identity = joint_identity(joint_model_config(cfg.model.teacher.config),
                               cfg.model.teacher.checkpoint,
                               distiller.dataset_name)

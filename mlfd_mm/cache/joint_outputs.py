@@ -19,13 +19,13 @@ and per split each dataset's identity and pipeline.
 """
 import copy
 import os.path as osp
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 
 from ..atomic_files import file_sha256
-from .layout import DTYPES
+from .layout import DTYPES, pool_teacher_maps
 from .manifest import (FORMAT, JOINT_OUTPUTS, StaleCacheError, _sha256_json,
                        _short, cache_id, check_kind, layout_offsets,
                        load_manifest, manifest_layout)
@@ -144,7 +144,10 @@ class JointOutputCacheWriter(FeatureCacheWriter):
         """The stored outputs of a pseudo-collated batch, float: each
         distilled level (B*S, C, H, W), then the logits (B, K, 1, 1)."""
         inputs = self._inputs(data)
-        out = self.distiller._teacher_outputs(inputs, None)
+        # Samples that carry the teachers' cached features (the joint
+        # teacher's feature_cache, see teacher_feature_sources) spare the
+        # teachers' forward: only the fusion and the heads run.
+        out = self.distiller._teacher_outputs(inputs, data['data_samples'])
         values = [out['features'][level] for level in self.levels]
         if self.with_logits:
             logits = out['logits'][self.distiller.dataset_index]
@@ -323,3 +326,75 @@ class CachedJointOutputs(nn.Module):
         return (f'root={self.root!r}, outputs={self.stored}, '
                 f'dtype={self.manifest["dtype"]!r}')
 
+
+
+
+def _probe_mismatch(distiller, cache, dataset) -> Optional[str]:
+    """Why the cached teacher features of ``dataset``'s first sample are
+    not what the teachers compute from the distiller's own inputs (e.g. the
+    joint stage preprocessed its images otherwise), or None when they
+    agree within the cache's precision."""
+    from mmengine.dataset import pseudo_collate
+    data = pseudo_collate([dataset[0]])
+    device = next(distiller.parameters()).device
+    inputs = distiller.data_preprocessor(data, False)['inputs'].to(device)
+    teachers = distiller.teacher.teachers
+    cached = cache(teachers, inputs, data['data_samples'])
+    online = pool_teacher_maps([t(inputs) for t in teachers], cache.pool)
+    tol = 1e-2 if cache._layout.dtype == 'float16' else 1e-4
+    for t, (got, want) in enumerate(zip(cached, online)):
+        for level, (g, w) in enumerate(zip(got, want)):
+            scale = float(w.abs().max()) or 1.
+            diff = float((g - w).abs().max()) / scale
+            if g.shape != w.shape or diff > tol:
+                return (f'teacher {teachers[t].name!r}, level l{level + 1}: '
+                        'the cached features of the first sample differ '
+                        f'from the teacher\'s (max difference {diff:.3g} of '
+                        'the largest value): another preprocessing?')
+    return None
+
+
+def teacher_feature_sources(distiller, sources: dict
+                            ) -> Tuple[dict, List[str]]:
+    """``sources`` (split -> [DatasetSource]) with each dataset that the
+    joint teacher's own teacher-feature cache (``feature_cache`` of its
+    config: the cached pipeline's joint stage) holds for the same samples
+    and pipeline wrapped in a :class:`CachedFeatureDataset` of that cache,
+    so that building a student's joint-output cache runs only the joint
+    teacher's fusion and heads on them. A first-sample probe checks that
+    the cached features are what the teachers compute from the distiller's
+    inputs. The other datasets keep running the teachers.
+
+    Args:
+        distiller (MLFDDistiller): Built online, in eval mode.
+        sources (dict): split -> [DatasetSource].
+
+    Returns:
+        tuple: The sources, and one line per (split, dataset) saying where
+        its teacher features come from (and why not from the cache).
+    """
+    from .reader import CachedFeatureDataset
+    from .writer import DatasetSource
+    teacher = distiller.teacher
+    cache = getattr(teacher, 'feature_cache', None)
+    out, lines = {}, []
+    for split, split_sources in sources.items():
+        out[split] = []
+        for src in split_sources:
+            why = 'the joint teacher has no feature_cache' if cache is None \
+                else cache.missing(teacher.teachers, split, src.name,
+                                   src.dataset, src.pipeline)
+            wrapped = None
+            if why is None:
+                wrapped = CachedFeatureDataset(src.dataset, cache.root, split,
+                                               dataset_name=src.name)
+                with torch.no_grad():
+                    why = _probe_mismatch(distiller, cache, wrapped)
+            if why is None:
+                src = DatasetSource(src.name, wrapped, src.pipeline)
+                lines.append(f'{split}/{src.name}: teacher features from '
+                             f'the cache {cache.root}')
+            else:
+                lines.append(f'{split}/{src.name}: the teachers run ({why})')
+            out[split].append(src)
+    return out, lines

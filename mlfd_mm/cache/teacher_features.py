@@ -6,7 +6,8 @@ import torch
 
 from .layout import DTYPES, normalize_pool, pool_teacher_maps
 from .manifest import (TEACHER_FEATURES, StaleCacheError, cache_id,
-                       check_kind, load_manifest,
+                       check_kind, dataset_changes, dataset_identity,
+                       incomplete_shards, load_manifest, pipeline_sha256,
                        manifest_layout, teacher_identity, teacher_changes)
 from .reader import CACHE_ID_KEY, FEATURES_FIELD, carried_to_device
 
@@ -79,6 +80,36 @@ class CachedTeacherFeatures:
         batch = carried_to_device(data_samples, inputs.device)
         return [[f.float() for f in per_teacher]
                 for per_teacher in self._layout.split(batch)]
+
+    def missing(self, teachers: Sequence, split: str, name: str, dataset,
+                pipeline: list) -> Optional[str]:
+        """Why this cache cannot give the teachers' features of
+        ``dataset`` (split ``split``, named ``name``, read with
+        ``pipeline``), or None when it can: no manifest, other teachers or
+        pooling, a dataset or split it does not hold, another sample list or
+        pipeline, or shards not marked complete. A student's joint-output
+        cache is then built from these features instead of running the
+        teachers (see :func:`mlfd_mm.apis.feature_cache.
+        build_joint_output_cache`)."""
+        try:
+            if self._cache_id is None:
+                self._validate(teachers)
+        except (FileNotFoundError, StaleCacheError, ValueError) as err:
+            return str(err).splitlines()[0]
+        manifest = load_manifest(self.root)
+        cached = manifest['splits'].get(split, {}).get(name)
+        if cached is None:
+            return (f'it holds no dataset {name!r} in split {split!r}')
+        if cached.get('pipeline_sha256') != pipeline_sha256(pipeline):
+            return (f'dataset {name!r} (split {split}) was cached with '
+                    f'another pipeline: {cached.get("pipeline")}')
+        changes = dataset_changes(split, name, cached,
+                                  dataset_identity(dataset))
+        if changes:
+            return changes[0]
+        if incomplete_shards(manifest, split, name):
+            return f'dataset {name!r} (split {split}) is incomplete'
+        return None
 
     def _check(self, teachers: Sequence, data_samples: list):
         if self._cache_id is None:
