@@ -119,6 +119,48 @@ def test_hooks_in_a_run(teacher, tmp_path):
         pytest.approx(0.)
 
 
+def test_train_accuracy_of_a_multi_dataset_or_cached_student(teacher,
+                                                           tmp_path):
+    """A student that also distils another dataset's images (train loader
+    a MultiDatasetWrapper) is scored on its own dataset's training split;
+    a cached loader's wrapped dataset is scored without its cache; a
+    wrapper without the student's dataset is named."""
+    from mmengine.runner import Runner
+    from mlfd_mm.engine.distill_diagnostics_hook import \
+        DistillDiagnosticsHook
+    data_root = str(make_image_folder(tmp_path / 'data'))
+    cfg = distiller_config(teacher, data_root, tmp_path / 'multi',
+                           max_epochs=1)
+    plain = cfg['train_dataloader']['dataset']
+    # 'digits' is another dataset of the joint teacher: its images (here
+    # a copy of the same folder, so training splits of 10 and 20 images
+    # would score alike) take part in feature distillation only
+    other = dict(plain, indices=[0, 1])
+    cfg['model']['feature_only_datasets'] = ['digits']
+    cfg['train_dataloader'] = dict(
+        cfg['train_dataloader'],
+        dataset=dict(type='MultiDatasetWrapper', names=['digits', 'shapes'],
+                     datasets=[other, plain]))
+    cfg['custom_hooks'] = [dict(type='DistillDiagnosticsHook')]
+    runner = Runner.from_cfg(Config(cfg))
+    runner.train()
+    hook = next(h for h in runner.hooks
+                if isinstance(h, DistillDiagnosticsHook))
+    assert len(hook._train_split_loader(runner).dataset) == 10
+    hub = runner.message_hub
+    assert hub.get_scalar('val/diag/train_accuracy_top1').current() == \
+        pytest.approx(hub.get_scalar('val/accuracy/top1').current())
+    cached = dict(type='CachedFeatureDataset', root='unused',
+                  dataset_name='shapes', dataset=plain)
+    assert DistillDiagnosticsHook._own_dataset(cached, 'shapes', 'x') == plain
+    with pytest.raises(ValueError, match=r"MultiDatasetWrapper of "
+                       r"\['digits', 'shapes'\], none of them the "
+                       r"student's dataset 'animals'"):
+        DistillDiagnosticsHook._own_dataset(
+            cfg['train_dataloader']['dataset'], 'animals',
+            'train_dataloader')
+
+
 def test_diagnostics_leave_training_unchanged(teacher, tmp_path):
     plain = _run(teacher, tmp_path, 'plain', [])
     measured = _run(teacher, tmp_path, 'measured',

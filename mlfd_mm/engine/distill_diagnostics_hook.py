@@ -143,11 +143,36 @@ class DistillDiagnosticsHook(Hook):
     # ------------------------------------------------------------------
     # the training split without augmentation
     # ------------------------------------------------------------------
+    @staticmethod
+    def _own_dataset(dataset: dict, name: Optional[str], key: str) -> dict:
+        """The config of the student's own dataset in a loader's dataset
+        config: the one a CachedFeatureDataset wraps (its cached outputs
+        are not needed to score the student), or the entry named ``name``
+        (the distiller's dataset) of a MultiDatasetWrapper."""
+        dataset = copy.deepcopy(dict(dataset))
+        if dataset.get('type') == 'CachedFeatureDataset':
+            dataset = copy.deepcopy(dict(dataset['dataset']))
+        if dataset.get('type') == 'MultiDatasetWrapper':
+            names = list(dataset.get('names') or [])
+            if name not in names:
+                raise ValueError(
+                    f'DistillDiagnosticsHook: {key} is a MultiDatasetWrapper '
+                    f'of {names}, none of them the student\'s dataset '
+                    f'{name!r}: the training-split accuracy needs it (or set '
+                    'train_accuracy=False)')
+            dataset = copy.deepcopy(dict(
+                dataset['datasets'][names.index(name)]))
+        return dataset
+
     def _train_split_loader(self, runner):
         if self._train_loader is None:
             cfg = copy.deepcopy(runner.cfg.train_dataloader)
             val = runner.cfg.val_dataloader
-            cfg.dataset.pipeline = copy.deepcopy(val.dataset.pipeline)
+            name = getattr(_unwrap(runner.model), 'dataset_name', None)
+            own = self._own_dataset(val.dataset, name, 'val_dataloader')
+            cfg.dataset = self._own_dataset(cfg.dataset, name,
+                                            'train_dataloader')
+            cfg.dataset['pipeline'] = copy.deepcopy(own['pipeline'])
             cfg.sampler = dict(type='DefaultSampler', shuffle=False)
             cfg.batch_size = val.get('batch_size', cfg.batch_size)
             cfg.num_workers = 0
