@@ -145,3 +145,31 @@ def test_recipe_pipelines_reuse_the_default_ones_stages(variant, init,
         assert model.get('student_init') == init
         assert model.loss_weights.to_dict() == weights
         assert model.dataset == name
+
+
+@pytest.mark.parametrize('path,dataset', [
+    ('configs/mlfd/joint_offline_arch2_cached.py', None),
+    ('configs/mlfd/student_arch2_fashion_cached.py', 'fashion'),
+    ('configs/mlfd/student_arch2_digits_cached.py', 'digits'),
+])
+def test_cached_configs_read_one_cache_in_every_loader(path, dataset):
+    """The cached pipeline of the second set (offline_arch2_cached.py):
+    every loader reads the model's cache and wraps the online config's own
+    dataset, so the pipeline can point them all at the stage's cache."""
+    cfg = Config.fromfile(_in_repo(path))
+    online = Config.fromfile(_in_repo(path.replace('_cached', '')))
+    key = 'joint_output_cache' if dataset else 'feature_cache'
+    root = cfg.model[key]['root']
+    assert cfg.model[key]['dtype'] == 'float16'
+    for split in ('train', 'val', 'test'):
+        wrapped = cfg[f'{split}_dataloader'].dataset
+        assert wrapped.type == 'CachedFeatureDataset'
+        assert (wrapped.root, wrapped.split) == (root, split)
+        assert wrapped.get('dataset_name') == dataset
+        assert wrapped.dataset == online[f'{split}_dataloader'].dataset
+    pipeline = Config.fromfile(_in_repo(
+        'configs/pipelines/offline_arch2_cached.py'))
+    assert osp.basename(pipeline.joint_teacher) == \
+        'joint_offline_arch2_cached.py'
+    assert sorted(osp.basename(p) for p in pipeline.students.values()) == [
+        'student_arch2_digits_cached.py', 'student_arch2_fashion_cached.py']
