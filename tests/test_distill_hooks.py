@@ -137,10 +137,15 @@ def test_train_accuracy_of_a_multi_dataset_or_cached_student(teacher,
     # would score alike) take part in feature distillation only
     other = dict(plain, indices=[0, 1])
     cfg['model']['feature_only_datasets'] = ['digits']
+    # the student's own entry names a config's split, as the _unlabeled
+    # configs do
+    own = tmp_path / 'shapes.py'
+    Config(dict(default_scope='mmpretrain',
+                train_dataloader=dict(dataset=plain))).dump(str(own))
     cfg['train_dataloader'] = dict(
         cfg['train_dataloader'],
         dataset=dict(type='MultiDatasetWrapper', names=['digits', 'shapes'],
-                     datasets=[other, plain]))
+                     datasets=[other, dict(config=str(own), split='train')]))
     cfg['custom_hooks'] = [dict(type='DistillDiagnosticsHook')]
     runner = Runner.from_cfg(Config(cfg))
     runner.train()

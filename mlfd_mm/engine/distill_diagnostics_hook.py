@@ -9,6 +9,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
+from ..datasets.multi_dataset import resolve_dataset_config
+
 
 def _unwrap(model):
     return model.module if is_model_wrapper(model) else model
@@ -160,7 +162,8 @@ class DistillDiagnosticsHook(Hook):
                     f'of {names}, none of them the student\'s dataset '
                     f'{name!r}: the training-split accuracy needs it (or set '
                     'train_accuracy=False)')
-            dataset = copy.deepcopy(dict(
+            # an entry may name a config's split: dict(config=, split=)
+            dataset = resolve_dataset_config(copy.deepcopy(
                 dataset['datasets'][names.index(name)]))
         return dataset
 
