@@ -327,8 +327,6 @@ class CachedJointOutputs(nn.Module):
                 f'dtype={self.manifest["dtype"]!r}')
 
 
-
-
 def _probe_mismatch(distiller, cache, dataset) -> Optional[str]:
     """Why the cached teacher features of ``dataset``'s first sample are
     not what the teachers compute from the distiller's own inputs (e.g. the
