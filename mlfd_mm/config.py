@@ -297,6 +297,64 @@ def complete_joint_loaders(cfg: Config) -> Config:
     return cfg
 
 
+def wrap_cached_loaders(cfg: Config) -> Config:
+    """Read every loader through the model's cache.
+
+    A model that trains from a cache (a JointTeacher with
+    ``model.feature_cache=dict(root=...)``, an MLFDDistiller with
+    ``model.joint_output_cache=dict(root=...)``) needs each loader's dataset
+    wrapped in a ``CachedFeatureDataset`` of the same root, so that its
+    samples carry their cached features. A loader whose dataset is not
+    wrapped yet gets that wrapper (a student's under its ``model.dataset``
+    name), so a cached config can be the online one plus the cache option;
+    loaders already wrapped are kept.
+
+    Args:
+        cfg (Config): A whole config; changed in place.
+
+    Returns:
+        Config: ``cfg``.
+
+    Raises:
+        ValueError: A student whose ``model.dataset`` is not a name, with a
+            loader that is a single dataset (its name in the cache is
+            unknown).
+    """
+    model = cfg.get('model')
+    if not isinstance(model, dict):
+        return cfg
+    key = next((k for k in ('feature_cache', 'joint_output_cache')
+                if isinstance(model.get(k), dict)
+                and model[k].get('root')), None)
+    if key is None:
+        return cfg
+    for split in _SPLITS:
+        loader = cfg.get(f'{split}_dataloader')
+        if not isinstance(loader, dict) or \
+                not isinstance(loader.get('dataset'), dict):
+            continue
+        dataset = loader['dataset']
+        if dataset.get('type') == 'CachedFeatureDataset':
+            continue
+        wrapper = dict(type='CachedFeatureDataset', root=model[key]['root'],
+                       split=split, dataset=copy.deepcopy(dataset))
+        if dataset.get('type') != 'MultiDatasetWrapper':
+            name = model.get('dataset')
+            if not isinstance(name, str):
+                raise ValueError(
+                    f'{split}_dataloader: model.{key} reads the cache by '
+                    f'dataset name, but model.dataset is {name!r}: wrap the '
+                    "loader's dataset yourself in dict(type="
+                    "'CachedFeatureDataset', root=..., split=..., "
+                    'dataset_name=<its name in the cache>, dataset=...)')
+            wrapper['dataset_name'] = name
+        # val and test loaders may be one object: give each its own copy
+        loader = copy.deepcopy(loader)
+        loader['dataset'] = wrapper
+        cfg[f'{split}_dataloader'] = loader
+    return cfg
+
+
 def fit_schedulers_to_epochs(cfg: Config) -> Config:
     """Leave out the epoch-based LR schedulers that would begin at or after
     the last epoch.
@@ -329,7 +387,8 @@ def fit_schedulers_to_epochs(cfg: Config) -> Config:
 
 def complete_config(cfg: Config, missing: str = 'error') -> Config:
     """Complete a config as loaded from a file: a joint config's loaders
-    follow from its teachers (:func:`complete_joint_loaders`), schedulers
+    follow from its teachers (:func:`complete_joint_loaders`), a cached
+    model's loaders read its cache (:func:`wrap_cached_loaders`), schedulers
     that would begin after the last epoch are left out
     (:func:`fit_schedulers_to_epochs`) and every ``checkpoint='auto'``
     becomes a file (:func:`resolve_auto_checkpoints`).
@@ -346,5 +405,6 @@ def complete_config(cfg: Config, missing: str = 'error') -> Config:
         Config: ``cfg``.
     """
     complete_joint_loaders(cfg)
+    wrap_cached_loaders(cfg)
     fit_schedulers_to_epochs(cfg)
     return resolve_auto_checkpoints(cfg, missing)

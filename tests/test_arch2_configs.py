@@ -154,10 +154,12 @@ def test_recipe_pipelines_reuse_the_default_ones_stages(variant, init,
 ])
 def test_cached_configs_read_one_cache_in_every_loader(path, dataset):
     """The cached pipeline of the second set (offline_arch2_cached.py):
-    every loader reads the model's cache and wraps the online config's own
-    dataset, so the pipeline can point them all at the stage's cache."""
-    cfg = Config.fromfile(_in_repo(path))
-    online = Config.fromfile(_in_repo(path.replace('_cached', '')))
+    the configs name only the model's cache; completed, every loader reads
+    it and wraps the online config's own dataset."""
+    from mlfd_mm.config import complete_config
+    cfg = complete_config(Config.fromfile(_in_repo(path)), 'none')
+    online = complete_config(Config.fromfile(_in_repo(
+        path.replace('_cached', ''))), 'none')
     key = 'joint_output_cache' if dataset else 'feature_cache'
     root = cfg.model[key]['root']
     assert cfg.model[key]['dtype'] == 'float16'

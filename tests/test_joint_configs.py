@@ -341,6 +341,39 @@ def test_wrapped_loaders_are_completed_inside():
         assert [d.split for d in outer.dataset.datasets] == [split] * 3
 
 
+@pytest.mark.parametrize('online,cached,key', [
+    ('joint_offline.py', 'joint_offline_cached.py', 'feature_cache'),
+    ('student_offline_fashion.py', 'student_offline_fashion_cached.py',
+     'joint_output_cache'),
+])
+def test_the_cache_option_alone_wraps_the_loaders(online, cached, key):
+    """The online config plus the model's cache option completes to the
+    loaders the explicit _cached config writes out (wrap_cached_loaders);
+    loaders already wrapped are kept; a student whose dataset has no name
+    is told to wrap its loaders itself."""
+    from mlfd_mm.config import wrap_cached_loaders
+    explicit = complete_config(Config.fromfile(str(MLFD / cached)), 'none')
+    short = Config.fromfile(str(MLFD / online))
+    short.merge_from_dict({f'model.{key}': explicit.model[key].to_dict()})
+    assert short.train_dataloader.dataset.type != 'CachedFeatureDataset'
+    complete_config(short, 'none')
+    for split in SPLITS:
+        assert short[split].to_dict() == explicit[split].to_dict(), split
+    assert explicit.train_dataloader.dataset.root == \
+        explicit.model[key].root
+    assert wrap_cached_loaders(Config(explicit.to_dict())).to_dict() == \
+        explicit.to_dict()
+    if key == 'joint_output_cache':
+        assert explicit.val_dataloader.dataset.dataset_name == 'fashion'
+        unnamed = Config.fromfile(str(MLFD / online))
+        unnamed.merge_from_dict({'model.dataset': 1,
+                                 f'model.{key}': dict(root='c')})
+        with pytest.raises(ValueError, match=r"train_dataloader: model\."
+                           r"joint_output_cache reads the cache by dataset "
+                           r"name, but model.dataset is 1"):
+            wrap_cached_loaders(unnamed)
+
+
 @pytest.mark.parametrize('count', [2, 3])
 def test_t3_subsets_keep_the_first_teachers(count):
     full = _load(MLFD / 'joint_t3.py')

@@ -1,21 +1,13 @@
 # Second architecture set, the digits student trained from its joint teacher's
-# cached outputs (float16), as student_offline_mnist_cached.py does for the
-# offline set (the joint teacher is neither built nor run). Build, train:
+# cached outputs (float16), as the offline set's _cached students do (the
+# joint teacher is neither built nor run). The cache option alone is
+# enough: every loader is then read through the cache under the student's
+# dataset name (mlfd_mm.config.wrap_cached_loaders). Build, train:
 #   python tools/train.py configs/mlfd/student_arch2_digits_cached.py --build-cache
 _base_ = ['./student_arch2_digits.py']
 pipeline_dir = '{{fileDirname}}/../../work_dirs/offline_arch2_cached/seed0'
-_cache_root = 'work_dirs/joint_output_cache/student_arch2_digits_fp16'
-model = dict(joint_output_cache=dict(root=_cache_root, dtype='float16'),
-             connector=dict(shrink_first=True))
-train_dataloader = dict(dataset=dict(
-    _delete_=True, type='CachedFeatureDataset', root=_cache_root,
-    split='train', dataset_name='digits',
-    dataset={{_base_.train_dataloader.dataset}}))
-val_dataloader = dict(dataset=dict(
-    _delete_=True, type='CachedFeatureDataset', root=_cache_root,
-    split='val', dataset_name='digits',
-    dataset={{_base_.val_dataloader.dataset}}))
-test_dataloader = dict(dataset=dict(
-    _delete_=True, type='CachedFeatureDataset', root=_cache_root,
-    split='test', dataset_name='digits',
-    dataset={{_base_.test_dataloader.dataset}}))
+model = dict(
+    joint_output_cache=dict(
+        root='work_dirs/joint_output_cache/student_arch2_digits_fp16',
+        dtype='float16'),
+    connector=dict(shrink_first=True))
