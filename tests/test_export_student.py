@@ -265,8 +265,11 @@ def test_cached_student_loaders_are_exported_with_the_wrapped_dataset():
     configs/pipelines/offline_cached.py failed on a missing
     test_dataloader)."""
     from mlfd_mm.apis.export import build_export_config
-    cfg = Config.fromfile(osp.join(
-        REPO, 'configs', 'mlfd', 'student_offline_fashion_cached.py'))
+    from mlfd_mm.config import complete_config
+    # completed, as the run dumps it (the file names only the cache)
+    cfg = complete_config(Config.fromfile(osp.join(
+        REPO, 'configs', 'mlfd', 'student_offline_fashion_cached.py')),
+        'none')
     assert cfg.test_dataloader.dataset.type == 'CachedFeatureDataset'
     inner = cfg.test_dataloader.dataset.dataset.to_dict()
     exported, skipped = build_export_config(cfg)

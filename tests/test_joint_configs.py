@@ -331,9 +331,11 @@ def test_joint_offline_loaders_are_the_former_comprehension():
 
 
 def test_wrapped_loaders_are_completed_inside():
-    """joint_offline_cached wraps the (empty) loaders of joint_offline in
-    CachedFeatureDataset; the wrapper inside gets the teachers' datasets."""
-    cfg = _load(MLFD / 'joint_offline_cached.py')
+    """joint_offline_cached's loaders (those of joint_offline, wrapped in
+    CachedFeatureDataset once completed) get the teachers' datasets inside
+    the wrapper."""
+    cfg = complete_config(
+        Config.fromfile(str(MLFD / 'joint_offline_cached.py')), 'none')
     for key, split in SPLITS.items():
         outer = cfg[key].dataset
         assert (outer.type, outer.split) == ('CachedFeatureDataset', split)
@@ -341,30 +343,36 @@ def test_wrapped_loaders_are_completed_inside():
         assert [d.split for d in outer.dataset.datasets] == [split] * 3
 
 
-@pytest.mark.parametrize('online,cached,key', [
-    ('joint_offline.py', 'joint_offline_cached.py', 'feature_cache'),
+@pytest.mark.parametrize('online,cached,key,name', [
+    ('joint_offline.py', 'joint_offline_cached.py', 'feature_cache', None),
+    ('joint_offline.py', 'joint_offline_cached_pooled.py', 'feature_cache',
+     None),
     ('student_offline_fashion.py', 'student_offline_fashion_cached.py',
-     'joint_output_cache'),
+     'joint_output_cache', 'fashion'),
+    ('student_offline_mnist.py', 'student_offline_mnist_cached_fp32.py',
+     'joint_output_cache', 'mnist'),
 ])
-def test_the_cache_option_alone_wraps_the_loaders(online, cached, key):
-    """The online config plus the model's cache option completes to the
-    loaders the explicit _cached config writes out (wrap_cached_loaders);
-    loaders already wrapped are kept; a student whose dataset has no name
-    is told to wrap its loaders itself."""
+def test_the_cache_option_alone_wraps_the_loaders(online, cached, key, name):
+    """A _cached config names only the model's cache; completed
+    (wrap_cached_loaders), each loader is the online config's dataset in a
+    CachedFeatureDataset of that cache's root and split (a student's under
+    its dataset name). Completing again changes nothing, a loader already
+    wrapped is kept, and a student whose dataset has no name is told to
+    wrap its loaders itself."""
     from mlfd_mm.config import wrap_cached_loaders
-    explicit = complete_config(Config.fromfile(str(MLFD / cached)), 'none')
-    short = Config.fromfile(str(MLFD / online))
-    short.merge_from_dict({f'model.{key}': explicit.model[key].to_dict()})
-    assert short.train_dataloader.dataset.type != 'CachedFeatureDataset'
-    complete_config(short, 'none')
-    for split in SPLITS:
-        assert short[split].to_dict() == explicit[split].to_dict(), split
-    assert explicit.train_dataloader.dataset.root == \
-        explicit.model[key].root
-    assert wrap_cached_loaders(Config(explicit.to_dict())).to_dict() == \
-        explicit.to_dict()
-    if key == 'joint_output_cache':
-        assert explicit.val_dataloader.dataset.dataset_name == 'fashion'
+    cfg = complete_config(Config.fromfile(str(MLFD / cached)), 'none')
+    plain = complete_config(Config.fromfile(str(MLFD / online)), 'none')
+    root = cfg.model[key].root
+    for loader, split in SPLITS.items():
+        wrapped = cfg[loader].dataset.to_dict()
+        expected = dict(type='CachedFeatureDataset', root=root, split=split,
+                        dataset=plain[loader].dataset.to_dict())
+        if name:
+            expected['dataset_name'] = name
+        assert wrapped == expected, loader
+    assert wrap_cached_loaders(Config(cfg.to_dict())).to_dict() == \
+        cfg.to_dict()
+    if name:
         unnamed = Config.fromfile(str(MLFD / online))
         unnamed.merge_from_dict({'model.dataset': 1,
                                  f'model.{key}': dict(root='c')})

@@ -6,14 +6,6 @@
 #   python tools/train.py configs/mlfd/joint_offline_cached.py
 _base_ = ['./joint_offline.py']
 _cache_root = 'work_dirs/feature_cache/joint_offline_fp16'
+# The cache option is enough: every loader's samples then carry their cached
+# features (mlfd_mm.config.wrap_cached_loaders).
 model = dict(feature_cache=dict(root=_cache_root, dtype='float16'))
-# Every loader's samples carry their cached features.
-train_dataloader = dict(dataset=dict(
-    _delete_=True, type='CachedFeatureDataset', root=_cache_root,
-    split='train', dataset={{_base_.train_dataloader.dataset}}))
-val_dataloader = dict(dataset=dict(
-    _delete_=True, type='CachedFeatureDataset', root=_cache_root,
-    split='val', dataset={{_base_.val_dataloader.dataset}}))
-test_dataloader = dict(dataset=dict(
-    _delete_=True, type='CachedFeatureDataset', root=_cache_root,
-    split='test', dataset={{_base_.test_dataloader.dataset}}))

@@ -4,6 +4,3 @@
 _base_ = ['./joint_offline_cached.py']
 _cache_root = 'work_dirs/feature_cache/joint_offline_fp32'
 model = dict(feature_cache=dict(root=_cache_root, dtype='float32'))
-train_dataloader = dict(dataset=dict(root=_cache_root))
-val_dataloader = dict(dataset=dict(root=_cache_root))
-test_dataloader = dict(dataset=dict(root=_cache_root))

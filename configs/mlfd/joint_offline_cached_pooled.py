@@ -6,6 +6,3 @@
 _base_ = ['./joint_offline_cached.py']
 _cache_root = 'work_dirs/feature_cache/joint_offline_pooled'
 model = dict(feature_cache=dict(root=_cache_root, pool='min'))
-train_dataloader = dict(dataset=dict(root=_cache_root))
-val_dataloader = dict(dataset=dict(root=_cache_root))
-test_dataloader = dict(dataset=dict(root=_cache_root))

@@ -7,7 +7,9 @@
 #   python tools/cache_features.py configs/mlfd/student_offline_fashion_cached.py
 #   python tools/train.py configs/mlfd/student_offline_fashion_cached.py
 # (tools/run_pipeline.py configs/pipelines/offline_cached.py does both, with
-# the cache in the stage's directory.)
+# the cache in the stage's directory.) The cache option is enough: every
+# loader then reads the cache under the student's dataset name
+# (mlfd_mm.config.wrap_cached_loaders).
 _base_ = ['./student_offline_fashion.py']
 _cache_root = 'work_dirs/joint_output_cache/student_offline_fashion_fp16'
 # Connectors pool the student map to the joint level's size before their
@@ -15,15 +17,3 @@ _cache_root = 'work_dirs/joint_output_cache/student_offline_fashion_fp16'
 # instead of 1.30x (tools/benchmark.py, README).
 model = dict(joint_output_cache=dict(root=_cache_root, dtype='float16'),
              connector=dict(shrink_first=True))
-train_dataloader = dict(dataset=dict(
-    _delete_=True, type='CachedFeatureDataset', root=_cache_root,
-    split='train', dataset_name='fashion',
-    dataset={{_base_.train_dataloader.dataset}}))
-val_dataloader = dict(dataset=dict(
-    _delete_=True, type='CachedFeatureDataset', root=_cache_root,
-    split='val', dataset_name='fashion',
-    dataset={{_base_.val_dataloader.dataset}}))
-test_dataloader = dict(dataset=dict(
-    _delete_=True, type='CachedFeatureDataset', root=_cache_root,
-    split='test', dataset_name='fashion',
-    dataset={{_base_.test_dataloader.dataset}}))

@@ -3,6 +3,3 @@
 _base_ = ['./student_offline_fashion_cached.py']
 _cache_root = 'work_dirs/joint_output_cache/student_offline_fashion_fp32'
 model = dict(joint_output_cache=dict(root=_cache_root, dtype='float32'))
-train_dataloader = dict(dataset=dict(root=_cache_root))
-val_dataloader = dict(dataset=dict(root=_cache_root))
-test_dataloader = dict(dataset=dict(root=_cache_root))
