@@ -32,6 +32,8 @@ OFFLINE_TEACHERS = {
     'offline_fashion_resnet18_w4': ('fashion', 'ResNet_CIFAR'),
     # the AMTML-KD ResNet-18 teacher on 40 epochs (issue 15)
     'offline_fashion_resnet18_40e': ('fashion', 'ResNet_CIFAR'),
+    # the 30-epoch baseline of the 30-epoch fashion student (issue 14)
+    'offline_fashion_tinynet_30e': ('fashion', 'TIMMBackbone'),
 }
 
 
