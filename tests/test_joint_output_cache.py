@@ -270,15 +270,17 @@ def _rows(root, split):
                         for i in range(10)])
 
 
-@pytest.mark.parametrize('case', ['same', 'pipeline', 'preprocessing'])
+@pytest.mark.parametrize('case', ['same', 'pipeline', 'preprocessing',
+                                  'partial'])
 def test_joint_outputs_from_the_joint_stages_teacher_feature_cache(
         setup, monkeypatch, capsys, case):
     """When the joint teacher's config reads a teacher-feature cache (the
     cached pipeline's joint stage) that holds the student's samples with
     the same pipeline, the student's joint-output cache is built from it:
     the teachers run on one probe sample per split instead of every sample,
-    and the rows equal those of the online build. Another pipeline or
-    another preprocessing is caught and the teachers run."""
+    and the rows equal those of the online build. Another pipeline,
+    another preprocessing or a split whose shards are not all marked
+    complete (an interrupted build) is caught and the teachers run."""
     from mlfd_mm.models.teachers import FrozenTeacher
     online = build(setup['online']['model']).eval()
     features = setup['tmp'] / 'teacher_features'
@@ -289,6 +291,13 @@ def test_joint_outputs_from_the_joint_stages_teacher_feature_cache(
                     dict(type='PackInputs')]
     _teacher_feature_cache(online, setup['online'], features, pipeline,
                            flip=case == 'preprocessing')
+    if case == 'partial':
+        manifest_file = features / 'manifest.json'
+        manifest = json.loads(manifest_file.read_text())
+        for key, shard in manifest['shards'].items():
+            if key.startswith('train/'):
+                shard['complete'] = False
+        manifest_file.write_text(json.dumps(manifest))
     cfg = Config.fromfile(setup['config']).to_dict()
     cfg['model']['teacher']['config'] = dict(
         cfg['model']['teacher']['config'],
@@ -307,11 +316,17 @@ def test_joint_outputs_from_the_joint_stages_teacher_feature_cache(
     out = capsys.readouterr().out
     # samples through the two teachers: one probe per split from the
     # cache; else the 10 samples of each split, the shape probe (1) and,
-    # once another preprocessing is found, the split probes
+    # once another preprocessing is found, the split probes; partial: the
+    # train split as online, the test split from the cache
     assert sum(seen) == dict(same=2 * 2, pipeline=2 * (2 * 10 + 1),
-                             preprocessing=2 * (2 * 10 + 1 + 2))[case]
+                             preprocessing=2 * (2 * 10 + 1 + 2),
+                             partial=2 * (10 + 1 + 1))[case]
     if case == 'same':
         assert out.count('teacher features from the cache') == len(SPLITS)
+    elif case == 'partial':
+        assert 'train/shapes: the teachers run (dataset \'shapes\' (split ' \
+            'train) is incomplete)' in out
+        assert 'test/shapes: teacher features from the cache' in out
     else:
         assert out.count('the teachers run') == len(SPLITS)
         assert ('another pipeline' if case == 'pipeline' else
