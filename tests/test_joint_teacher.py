@@ -295,6 +295,44 @@ def test_fusion_aligns_sizes():
         ConcatFusionNeck([[4, 6], [8]])
 
 
+def test_fusion_shrink_first_same_function_in_eval():
+    """shrink_first pools before the projection: the same function of the
+    same weights in eval mode; in training only the BN statistics differ
+    (those of the pooled map)."""
+    torch.manual_seed(0)
+    level0 = [torch.randn(4, 4, 16, 16) * 3 + 1, torch.randn(4, 6, 4, 4)]
+    level1 = [torch.randn(4, 8, 8, 8), torch.randn(4, 10, 2, 2)]
+    after = ConcatFusionNeck([[4, 6], [8, 10]], width=5, out_channels=7)
+    first = ConcatFusionNeck([[4, 6], [8, 10]], width=5, out_channels=7,
+                             shrink_first=True)
+    # running statistics that are not the identity, so the BN acts
+    for bn in [m for m in after.modules()
+               if isinstance(m, torch.nn.BatchNorm2d)]:
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+    first.load_state_dict(after.state_dict())
+    after.eval(), first.eval()
+    seen = []
+    first.fusions[0].project[0][1].register_forward_hook(
+        lambda mod, args, out: seen.append(tuple(args[0].shape[-2:])))
+    out_after = after([level0, level1])
+    out_first = first([level0, level1])
+    assert [tuple(x.shape) for x in out_first] == [(4, 7, 4, 4),
+                                                   (4, 7, 2, 2)]
+    assert seen == [(4, 4)]  # the 16x16 map was projected at 4x4
+    for a, b in zip(out_after, out_first):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    # training: the first teacher's BN sees the pooled 4x4 map (a smaller
+    # variance than at 16x16), so its running variance moves less
+    after.train(), first.train()
+    after([level0, level1]), first([level0, level1])
+    var_after = after.fusions[0].project[0][0].running_var
+    var_first = first.fusions[0].project[0][0].running_var
+    assert bool((var_first < var_after).all())
+    with pytest.raises(ValueError, match="shrink_first=True .*align='min'"):
+        ConcatFusionNeck([[4, 6]], width=5, align='max', shrink_first=True)
+
+
 # ----------------------------------------------------------------------
 # end to end with mmengine's Runner
 # ----------------------------------------------------------------------
