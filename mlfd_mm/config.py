@@ -143,7 +143,11 @@ def resolve_model_config(ref: ConfigRef,
 # work dir tools/train.py gives the config by default, relative to the
 # current directory.
 AUTO = 'auto'
-_SPLITS = ('train', 'val', 'test')
+SPLITS = ('train', 'val', 'test')
+# A student's joint-output cache holds its training split unless
+# ``model.joint_output_cache.splits`` names more: validation and testing run
+# the student alone, so they need no teacher outputs.
+JOINT_OUTPUT_SPLITS = ('train',)
 
 
 def auto_checkpoint(config: str,
@@ -276,7 +280,7 @@ def complete_joint_loaders(cfg: Config) -> Config:
                 and isinstance(t.get('config'), str) for t in teachers):
             return cfg
         sources = {t['name']: t['config'] for t in teachers}
-    for split in _SPLITS:
+    for split in SPLITS:
         key = f'{split}_dataloader'
         loader = cfg.get(key)
         if not isinstance(loader, dict):
@@ -297,6 +301,29 @@ def complete_joint_loaders(cfg: Config) -> Config:
     return cfg
 
 
+def joint_output_splits(options) -> list:
+    """The splits a student's joint-output cache holds: its
+    ``model.joint_output_cache`` option's ``splits``, checked, in the order
+    of :data:`SPLITS`. Defaults to :data:`JOINT_OUTPUT_SPLITS`: the student
+    trains from the cache, while validation and testing run the student
+    alone. Name 'val' (and 'test') too for a hook that compares the student
+    with its joint teacher there (``DistillDiagnosticsHook``,
+    ``JointTeacherAccuracyHook``).
+
+    Raises:
+        ValueError: an unknown or repeated split, or no 'train'.
+    """
+    splits = (options or {}).get('splits', JOINT_OUTPUT_SPLITS)
+    splits = [splits] if isinstance(splits, str) else list(splits)
+    if any(s not in SPLITS for s in splits) or 'train' not in splits or \
+            len(set(splits)) != len(splits):
+        raise ValueError(
+            "model.joint_output_cache.splits must name 'train' (the student "
+            "trains from the cache) and may add 'val' and 'test', each "
+            f'once; got {splits!r}')
+    return [s for s in SPLITS if s in splits]
+
+
 def wrap_cached_loaders(cfg: Config) -> Config:
     """Read every loader through the model's cache.
 
@@ -307,7 +334,9 @@ def wrap_cached_loaders(cfg: Config) -> Config:
     samples carry their cached features. A loader whose dataset is not
     wrapped yet gets that wrapper (a student's under its ``model.dataset``
     name), so a cached config can be the online one plus the cache option;
-    loaders already wrapped are kept.
+    loaders already wrapped are kept. A student's loaders are wrapped only
+    for the splits its cache holds (:func:`joint_output_splits`; by default
+    the training split).
 
     Args:
         cfg (Config): A whole config; changed in place.
@@ -318,7 +347,8 @@ def wrap_cached_loaders(cfg: Config) -> Config:
     Raises:
         ValueError: A student whose ``model.dataset`` is not a name, with a
             loader that is a single dataset (its name in the cache is
-            unknown).
+            unknown); a student's loader wrapped by hand for a split its
+            cache does not hold.
     """
     model = cfg.get('model')
     if not isinstance(model, dict):
@@ -328,14 +358,26 @@ def wrap_cached_loaders(cfg: Config) -> Config:
                 and model[k].get('root')), None)
     if key is None:
         return cfg
-    for split in _SPLITS:
+    cached = SPLITS if key == 'feature_cache' else \
+        joint_output_splits(model[key])
+    for split in SPLITS:
         loader = cfg.get(f'{split}_dataloader')
         if not isinstance(loader, dict) or \
                 not isinstance(loader.get('dataset'), dict):
             continue
         dataset = loader['dataset']
         if dataset.get('type') == 'CachedFeatureDataset':
+            reads = dataset.get('split', split)
+            if reads not in cached:
+                raise ValueError(
+                    f'{split}_dataloader reads split {reads!r} of the '
+                    'joint-output cache (CachedFeatureDataset), but '
+                    f'model.joint_output_cache.splits is {list(cached)}: '
+                    f'add {reads!r} to it, or give the loader the dataset '
+                    'itself')
             continue
+        if split not in cached:
+            continue  # the student alone: no teacher outputs needed
         wrapper = dict(type='CachedFeatureDataset', root=model[key]['root'],
                        split=split, dataset=copy.deepcopy(dataset))
         if dataset.get('type') != 'MultiDatasetWrapper':

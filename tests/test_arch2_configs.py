@@ -154,8 +154,10 @@ def test_recipe_pipelines_reuse_the_default_ones_stages(variant, init,
 ])
 def test_cached_configs_read_one_cache_in_every_loader(path, dataset):
     """The cached pipeline of the second set (offline_arch2_cached.py):
-    the configs name only the model's cache; completed, every loader reads
-    it and wraps the online config's own dataset."""
+    the configs name only the model's cache; completed, every loader of
+    the joint teacher and a student's training loader read it and wrap the
+    online config's own dataset (a student validates and tests alone, on
+    the online loaders)."""
     from mlfd_mm.config import complete_config
     cfg = complete_config(Config.fromfile(_in_repo(path)), 'none')
     online = complete_config(Config.fromfile(_in_repo(
@@ -165,6 +167,9 @@ def test_cached_configs_read_one_cache_in_every_loader(path, dataset):
     assert cfg.model[key]['dtype'] == 'float16'
     for split in ('train', 'val', 'test'):
         wrapped = cfg[f'{split}_dataloader'].dataset
+        if dataset and split != 'train':
+            assert wrapped == online[f'{split}_dataloader'].dataset
+            continue
         assert wrapped.type == 'CachedFeatureDataset'
         assert (wrapped.root, wrapped.split) == (root, split)
         assert wrapped.get('dataset_name') == dataset

@@ -266,10 +266,13 @@ def test_cached_student_loaders_are_exported_with_the_wrapped_dataset():
     test_dataloader)."""
     from mlfd_mm.apis.export import build_export_config
     from mlfd_mm.config import complete_config
-    # completed, as the run dumps it (the file names only the cache)
-    cfg = complete_config(Config.fromfile(osp.join(
-        REPO, 'configs', 'mlfd', 'student_offline_fashion_cached.py')),
-        'none')
+    # completed, as the run dumps it (the file names only the cache; its
+    # cache holds val and test too, so those loaders read it)
+    cfg = Config.fromfile(osp.join(
+        REPO, 'configs', 'mlfd', 'student_offline_fashion_cached.py'))
+    cfg.merge_from_dict(
+        {'model.joint_output_cache.splits': ['train', 'val', 'test']})
+    cfg = complete_config(cfg, 'none')
     assert cfg.test_dataloader.dataset.type == 'CachedFeatureDataset'
     inner = cfg.test_dataloader.dataset.dataset.to_dict()
     exported, skipped = build_export_config(cfg)

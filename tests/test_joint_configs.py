@@ -358,7 +358,10 @@ def test_the_cache_option_alone_wraps_the_loaders(online, cached, key, name):
     CachedFeatureDataset of that cache's root and split (a student's under
     its dataset name). Completing again changes nothing, a loader already
     wrapped is kept, and a student whose dataset has no name is told to
-    wrap its loaders itself."""
+    wrap its loaders itself. A student's val and test loaders stay the
+    online ones (its cache holds the training split by default) unless
+    model.joint_output_cache.splits names them; a loader wrapped by hand
+    for a split the cache does not hold is refused."""
     from mlfd_mm.config import wrap_cached_loaders
     cfg = complete_config(Config.fromfile(str(MLFD / cached)), 'none')
     plain = complete_config(Config.fromfile(str(MLFD / online)), 'none')
@@ -369,6 +372,8 @@ def test_the_cache_option_alone_wraps_the_loaders(online, cached, key, name):
                         dataset=plain[loader].dataset.to_dict())
         if name:
             expected['dataset_name'] = name
+            if split != 'train':  # the student alone validates and tests
+                expected = plain[loader].dataset.to_dict()
         assert wrapped == expected, loader
     assert wrap_cached_loaders(Config(cfg.to_dict())).to_dict() == \
         cfg.to_dict()
@@ -380,6 +385,26 @@ def test_the_cache_option_alone_wraps_the_loaders(online, cached, key, name):
                            r"joint_output_cache reads the cache by dataset "
                            r"name, but model.dataset is 1"):
             wrap_cached_loaders(unnamed)
+        every = Config.fromfile(str(MLFD / cached))
+        every.merge_from_dict(
+            {f'model.{key}.splits': ['test', 'train', 'val']})
+        every = complete_config(every, 'none')
+        assert [every[loader].dataset.get('split') for loader in SPLITS] \
+            == list(SPLITS.values())
+        assert every.test_dataloader.dataset.dataset_name == name
+        by_hand = Config(dict(cfg.to_dict(),
+                              val_dataloader=every.val_dataloader.to_dict()))
+        with pytest.raises(ValueError, match=r"val_dataloader reads split 'val' "
+                           r"of the joint-output cache .*splits is "
+                           r"\['train'\]: "
+                           r"add 'val' to it"):
+            wrap_cached_loaders(by_hand)
+        for bad in (['val'], ['train', 'train'], ['train', 'valid']):
+            unknown = Config(dict(plain.to_dict(), model=dict(
+                plain.model.to_dict(), **{key: dict(root='c', splits=bad)})))
+            with pytest.raises(ValueError,
+                               match=r"splits must name 'train'"):
+                wrap_cached_loaders(unknown)
 
 
 @pytest.mark.parametrize('count', [2, 3])

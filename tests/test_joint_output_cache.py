@@ -24,7 +24,8 @@ def cached_config(cfg, root, dtype='float32'):
     """``cfg`` (a whole distiller config) training from the joint-output
     cache at ``root``."""
     cfg = copy.deepcopy(cfg)
-    cfg['model']['joint_output_cache'] = dict(root=str(root), dtype=dtype)
+    cfg['model']['joint_output_cache'] = dict(root=str(root), dtype=dtype,
+                                              splits=list(SPLITS))
     for split in ('train', 'val', 'test'):
         loader = cfg[f'{split}_dataloader'] = copy.deepcopy(
             cfg[f'{split}_dataloader'])
@@ -338,3 +339,41 @@ def test_joint_outputs_from_the_joint_stages_teacher_feature_cache(
             setup['root'], split)
         assert got.shape == want.shape == (10, 8 * (16 + 4 + 1) + 5)
         assert torch.allclose(got, want, atol=1e-5 * want.abs().max())
+
+
+def test_a_student_cache_of_the_training_split_alone(setup):
+    """By default a student's joint-output cache holds its training split
+    only: the build writes no val or test rows, the student trains from the
+    cache and validates and tests alone on the online loaders; the joint
+    teacher's accuracy there is said to be unmeasured, and a hook that
+    needs the teacher's outputs on val is refused with the key to set."""
+    from mmengine.runner import Runner
+    from mlfd_mm.config import complete_config
+    from mlfd_mm.models.distillers import JointTeacherAccuracyHook
+    cfg = copy.deepcopy(setup['online'])
+    cfg['model']['joint_output_cache'] = dict(
+        root=str(setup['tmp'] / 'train_only'), dtype='float16')
+    path = setup['tmp'] / 'train_only.py'
+    Config(cfg).dump(str(path))
+    assert cache_features(str(path), num_workers=0) == 0
+    manifest = json.loads((setup['tmp'] / 'train_only' /
+                           'manifest.json').read_text())
+    assert list(manifest['splits']) == ['train']
+    completed = complete_config(Config.fromfile(str(path)), 'none')
+    assert completed.train_dataloader.dataset.type == 'CachedFeatureDataset'
+    assert completed.val_dataloader.dataset.type != 'CachedFeatureDataset'
+    runner = Runner.from_cfg(completed)
+    runner.train()
+    metrics = runner.test()
+    assert 0 <= metrics['accuracy/top1'] <= 100
+    assert runner.model.teacher_cached
+    hook = next(h for h in runner.hooks
+                if isinstance(h, JointTeacherAccuracyHook))
+    assert hook._unmeasured == {'val', 'test'}
+    assert 'val/joint_teacher/accuracy_top1' not in \
+        runner.message_hub.log_scalars
+    completed.custom_hooks = [dict(type='DistillDiagnosticsHook')]
+    completed.work_dir = str(setup['tmp'] / 'diag')
+    with pytest.raises(ValueError, match=r"DistillDiagnosticsHook .* on the "
+                       r"val split, .*splits is \['train'\]: add 'val'"):
+        Runner.from_cfg(completed).train()

@@ -9,13 +9,13 @@ from conftest import PYTHON, run_tool, write_tiny_pipeline
 _WRAP = '''
 train_dataloader = dict(dataset=dict(
     _delete_=True, type='CachedFeatureDataset', root=_r, split='train',
-    {name}dataset={{{{_base_.train_dataloader.dataset}}}}))
+    dataset={{_base_.train_dataloader.dataset}}))
 val_dataloader = dict(dataset=dict(
     _delete_=True, type='CachedFeatureDataset', root=_r, split='val',
-    {name}dataset={{{{_base_.val_dataloader.dataset}}}}))
+    dataset={{_base_.val_dataloader.dataset}}))
 test_dataloader = dict(dataset=dict(
     _delete_=True, type='CachedFeatureDataset', root=_r, split='test',
-    {name}dataset={{{{_base_.test_dataloader.dataset}}}}))
+    dataset={{_base_.test_dataloader.dataset}}))
 '''
 
 
@@ -24,12 +24,13 @@ def write_cached_pipeline(tmp_path, root):
     joint = tmp_path / 'joint_cached.py'
     joint.write_text(f"_base_ = ['{tmp_path / 'joint.py'}']\n_r = 'nowhere'\n"
                      'model = dict(feature_cache=dict(root=_r))\n' +
-                     _WRAP.format(name=''))
+                     _WRAP)
     student = tmp_path / 'student_cached.py'
+    # the student in the short form: its training loader follows the
+    # cache option (its cache holds the training split only)
     student.write_text(
-        f"_base_ = ['{tmp_path / 'student_mnist.py'}']\n_r = 'nowhere'\n"
-        'model = dict(joint_output_cache=dict(root=_r))\n' +
-        _WRAP.format(name="dataset_name='mnist', "))
+        f"_base_ = ['{tmp_path / 'student_mnist.py'}']\n"
+        "model = dict(joint_output_cache=dict(root='nowhere'))\n")
     text = pipe.read_text().replace(str(tmp_path / 'joint.py'), str(joint))
     text = text.replace(str(tmp_path / 'student_mnist.py'), str(student))
     pipe.write_text(text.replace('"tiny"', '"tiny_cached"'))
@@ -68,6 +69,8 @@ def test_cached_pipeline_builds_its_caches_and_records_times(
     assert manifests['joint'].get('kind', 'teacher_features') == \
         'teacher_features'
     assert manifests['students/mnist']['kind'] == 'joint_outputs'
+    assert sorted(manifests['joint']['splits']) == ['test', 'train', 'val']
+    assert list(manifests['students/mnist']['splits']) == ['train']
     # the student read the joint stage's checkpoint through its cache
     assert manifests['students/mnist']['joint']['checkpoint_sha256'] == \
         joint['checkpoint_sha256']

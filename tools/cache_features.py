@@ -35,8 +35,9 @@ from mmengine.config import DictAction  # noqa: E402
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('config', help='JointTeacher config file')
-    parser.add_argument('--split', nargs='+', default=list(SPLITS),
-                        choices=SPLITS, help='splits to cache (default: all)')
+    parser.add_argument('--split', nargs='+', choices=SPLITS, help=(
+        "splits to cache (default: all of a joint teacher's; a student's "
+        'model.joint_output_cache.splits, by default train)'))
     parser.add_argument('--dtype', choices=('float16', 'float32'),
                         help='storage dtype (default: feature_cache.dtype, '
                         'else float16)')

@@ -7,9 +7,11 @@
 #   python tools/cache_features.py configs/mlfd/student_offline_animals_cached.py
 #   python tools/train.py configs/mlfd/student_offline_animals_cached.py
 # (tools/run_pipeline.py configs/pipelines/offline_cached.py does both, with
-# the cache in the stage's directory.) The cache option is enough: every
-# loader then reads the cache under the student's dataset name
-# (mlfd_mm.config.wrap_cached_loaders).
+# the cache in the stage's directory.) The cache option is enough: the
+# training loader then reads the cache under the student's dataset name
+# (mlfd_mm.config.wrap_cached_loaders); validation and test run the student
+# alone, so the cache holds the training split (add splits=['train', 'val',
+# 'test'] for DistillDiagnosticsHook).
 _base_ = ['./student_offline_animals.py']
 _cache_root = 'work_dirs/joint_output_cache/student_offline_animals_fp16'
 # Connectors pool the student map to the joint level's size before their

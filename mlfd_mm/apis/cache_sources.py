@@ -10,10 +10,9 @@ from mmengine.registry import DATASETS, MODELS
 from ..cache import normalize_pool
 from ..cache.manifest import load_manifest
 from ..cache.writer import DEFAULT_SHARD_SIZE
-from ..config import as_dict
+from ..config import SPLITS, as_dict
 from ..datasets.multi_dataset import resolve_dataset_config
 
-SPLITS = ('train', 'val', 'test')
 
 
 class CacheConfigError(ValueError):

@@ -29,7 +29,7 @@ from ..cache import DatasetSource, FeatureCacheWriter, \
 from ..cache.layout import FeatureLayout
 from ..cache.writer import (check_disk_space, feature_sizes, format_bytes,
                             free_bytes, missing_shards, stored_shapes)
-from ..config import complete_config
+from ..config import complete_config, joint_output_splits
 from ..cache.joint_outputs import (JointOutputCacheWriter, joint_identity,
                                    teacher_feature_sources)
 from ..models.distillers.mlfd import joint_model_config
@@ -296,7 +296,7 @@ def build_joint_output_cache(cfg, splits, opts, force=False, batch_size=64,
 
 
 @torch.no_grad()  # restored on return: callers (tests) keep their grad mode
-def cache_features(config, splits=SPLITS, root=None, dtype=None, pool=None,
+def cache_features(config, splits=None, root=None, dtype=None, pool=None,
                    shard_size=None, dry_run=False, force=False,
                    batch_size=64, num_workers=1, device=None,
                    num_samples=None, input_size=None, cfg_options=None,
@@ -307,7 +307,9 @@ def cache_features(config, splits=SPLITS, root=None, dtype=None, pool=None,
 
     Args:
         config (str): the JointTeacher or MLFDDistiller config file.
-        splits (Sequence[str]): the splits to cache. Defaults to all.
+        splits (Sequence[str], optional): the splits to cache. Defaults to
+            all for a JointTeacher; for a student, those of its
+            ``model.joint_output_cache.splits`` (by default 'train').
         root, dtype, pool, shard_size: see :func:`cache_options`.
         dry_run (bool): print the sizes and check the disk, write nothing.
         force, batch_size, num_workers, device, local_rank: see
@@ -323,7 +325,6 @@ def cache_features(config, splits=SPLITS, root=None, dtype=None, pool=None,
         StaleCacheError: the cache holds other teachers, options or data
             (and not ``force``).
     """
-    splits = list(splits)
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
@@ -338,9 +339,12 @@ def cache_features(config, splits=SPLITS, root=None, dtype=None, pool=None,
                 'cache of a student config')
         opts = joint_output_options(cfg, config, root=root, dtype=dtype,
                                     shard_size=shard_size)
+        splits = list(splits or joint_output_splits(
+            cfg.model.get('joint_output_cache')))
         return build_joint_output_cache(
             cfg, splits, opts, force=force, batch_size=batch_size,
             num_workers=num_workers, device=device, local_rank=local_rank)
+    splits = list(splits or SPLITS)
     opts = cache_options(cfg, config, root=root, dtype=dtype, pool=pool,
                          shard_size=shard_size, dry_run=dry_run)
     joint = build_joint_teacher(cfg, dry_run)

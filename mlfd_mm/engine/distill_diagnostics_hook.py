@@ -94,8 +94,17 @@ class DistillDiagnosticsHook(Hook):
     # ------------------------------------------------------------------
     # teacher-side diagnostics, accumulated over the val / test batches
     # ------------------------------------------------------------------
-    def _begin(self, runner):
-        self._sums = _Sums() if _is_mlfd(_unwrap(runner.model)) else None
+    def _begin(self, runner, split: str):
+        model = _unwrap(runner.model)
+        self._sums = _Sums() if _is_mlfd(model) else None
+        cache = getattr(model, 'joint_output_cache', None)
+        if self._sums is not None and cache and split not in cache['splits']:
+            raise ValueError(
+                f'DistillDiagnosticsHook compares the student with its joint '
+                f'teacher on the {split} split, but the student trains from '
+                'a joint-output cache whose model.joint_output_cache.splits '
+                f"is {cache['splits']}: add {split!r} to it (the cache is "
+                'then built for that split too), or remove the hook')
 
     @torch.no_grad()
     def _accumulate(self, runner, data_batch):
@@ -220,7 +229,7 @@ class DistillDiagnosticsHook(Hook):
     # hook points
     # ------------------------------------------------------------------
     def before_val_epoch(self, runner) -> None:
-        self._begin(runner)
+        self._begin(runner, 'val')
 
     def after_val_iter(self, runner, batch_idx, data_batch=None,
                        outputs=None) -> None:
@@ -238,7 +247,7 @@ class DistillDiagnosticsHook(Hook):
         self._log(runner, 'val', values)
 
     def before_test_epoch(self, runner) -> None:
-        self._begin(runner)
+        self._begin(runner, 'test')
 
     def after_test_iter(self, runner, batch_idx, data_batch=None,
                         outputs=None) -> None:

@@ -10,7 +10,8 @@ from mmengine.registry import MODELS
 
 from ...checkpoint import (load_checkpoint_file, load_state_dict_strict,
                            state_dict_of)
-from ...config import as_dict, resolve_auto_checkpoints, whole_config
+from ...config import (as_dict, joint_output_splits,
+                       resolve_auto_checkpoints, whole_config)
 from ...cache.joint_outputs import (CachedJointOutputs, joint_identity,
                                     load_joint_outputs_manifest)
 from ...cache.layout import DTYPES
@@ -20,11 +21,12 @@ from .base import BaseDistiller
 from .pairs import requested_stages, resolve_pairs
 
 DEFAULT_LOSS_WEIGHTS = dict(kd=0.6, feature=0.2, ce=0.2)
-CACHE_KEYS = ('root', 'dtype', 'shard_size')
+CACHE_KEYS = ('root', 'dtype', 'shard_size', 'splits')
 
 
 def _cache_options(options: Optional[dict]) -> Optional[dict]:
-    """``joint_output_cache`` checked: None, or root/dtype/shard_size."""
+    """``joint_output_cache`` checked: None, or root/dtype/shard_size/
+    splits (see :func:`mlfd_mm.config.joint_output_splits`)."""
     if options is None:
         return None
     options = as_dict(options)
@@ -32,11 +34,12 @@ def _cache_options(options: Optional[dict]) -> Optional[dict]:
     if unknown or not options.get('root'):
         raise KeyError(
             'joint_output_cache must be dict(root=<cache directory>, '
-            f"dtype='float16'|'float32', shard_size=N); got keys "
-            f'{sorted(options)}')
+            "dtype='float16'|'float32', shard_size=N, splits=['train', "
+            f"...]); got keys {sorted(options)}")
     if options.setdefault('dtype', 'float16') not in DTYPES:
         raise ValueError(f'joint_output_cache.dtype must be one of {DTYPES}, '
                          f'got {options["dtype"]!r}')
+    options['splits'] = joint_output_splits(options)
     return options
 
 

@@ -31,6 +31,7 @@ class JointTeacherAccuracyHook(Hook):
     def __init__(self, every_val: bool = False):
         self.every_val = every_val
         self._measured_val = False
+        self._unmeasured = set()  # splits said to be unmeasured
 
     @staticmethod
     def _distiller(runner):
@@ -57,6 +58,16 @@ class JointTeacherAccuracyHook(Hook):
         all_reduce(totals)  # sum over ranks; a no-op without DDP
         top1, top5, total = totals.tolist()
         if total == 0:
+            cache = getattr(model, 'joint_output_cache', None)
+            if cache and mode not in cache['splits'] and \
+                    mode not in self._unmeasured:
+                self._unmeasured.add(mode)
+                runner.logger.info(
+                    f'joint teacher on the {mode} split: not measured, the '
+                    'student trains from a joint-output cache without that '
+                    "split (model.joint_output_cache.splits="
+                    f"{cache['splits']}); the joint teacher's own run "
+                    'reports its accuracy')
             return None
         result = dict(accuracy_top1=100 * top1 / total,
                       accuracy_top5=100 * top5 / total)
