@@ -19,7 +19,8 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
-from mlfd_mm.apis.benchmark import (format_cache_reads, format_report,  # noqa
+from mlfd_mm.apis.benchmark import (JOINT_CONFIG, STUDENT_CONFIG,  # noqa
+                                    format_cache_reads, format_report,
                                     format_training_floor, run_benchmark,
                                     run_cache_reads, run_training_floor)
 from mlfd_mm.apis.benchmark.device import (  # noqa: E402
@@ -29,10 +30,10 @@ from mlfd_mm.apis.benchmark.device import (  # noqa: E402
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--joint-config', help=(
-        'default configs/mlfd/joint_offline.py; with --device, '
+        f'default {JOINT_CONFIG}; with --device, '
         'configs/mlfd/joint_t1.py'))
     parser.add_argument('--student-config', help=(
-        'default configs/mlfd/student_offline_mnist.py; with --device, '
+        f'default {STUDENT_CONFIG}; with --device, '
         'configs/mlfd/student_t1_cifar100.py'))
     parser.add_argument(
         '--teacher-checkpoint', nargs='+', default=[], metavar='NAME=PATH',
@@ -157,9 +158,8 @@ def main(argv=None):
         print(format_cache_reads(report))
         return report
     report = run_benchmark(
-        joint_config=args.joint_config or 'configs/mlfd/joint_offline.py',
-        student_config=args.student_config or
-        'configs/mlfd/student_offline_mnist.py',
+        joint_config=args.joint_config or JOINT_CONFIG,
+        student_config=args.student_config or STUDENT_CONFIG,
         teacher_checkpoints=name_path_pairs(args.teacher_checkpoint,
                                             '--teacher-checkpoint'),
         data_roots=name_path_pairs(args.data_root, '--data-root'),

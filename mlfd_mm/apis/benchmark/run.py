@@ -108,8 +108,16 @@ def _cache_section(roots, pooled_root, train_sets, wall, batch_size, seed,
             for k, v in consumption.items()})
 
 
-def run_benchmark(joint_config='configs/mlfd/joint_offline.py',
-                  student_config='configs/mlfd/student_offline_mnist.py',
+# The configs the offline cached pipeline trains (configs/pipelines/
+# offline_cached.py): their fusion neck and connectors pool before they
+# project (shrink_first); each variant (teachers online, cached) is built
+# from the same model config, its cache option removed or set.
+JOINT_CONFIG = 'configs/mlfd/joint_offline_cached.py'
+STUDENT_CONFIG = 'configs/mlfd/student_offline_mnist_cached.py'
+
+
+def run_benchmark(joint_config=JOINT_CONFIG,
+                  student_config=STUDENT_CONFIG,
                   teacher_checkpoints=None, data_roots=None, batch_size=64,
                   steps=10, warmup=2, samples_per_dataset=128, threads=1,
                   skip_rss=False, out='work_dirs/benchmark/benchmark.json',
@@ -147,7 +155,11 @@ def run_benchmark(joint_config='configs/mlfd/joint_offline.py',
     baseline_rss = rss_mb()
     # Teachers without a checkpoint file get random weights: timings do not
     # depend on them.
-    cfg = complete_config(Config.fromfile(joint_config), 'none')
+    cfg = Config.fromfile(joint_config)
+    # a cached config's own cache: the variants set theirs; its loaders
+    # then stay the online ones, whose datasets the variants read
+    cfg.model.pop('feature_cache', None)
+    cfg = complete_config(cfg, 'none')
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     joint_cfg, teacher_weights = joint_model_cfg(cfg,
                                                  teacher_checkpoints or {})
