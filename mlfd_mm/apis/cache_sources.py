@@ -14,7 +14,6 @@ from ..config import SPLITS, as_dict
 from ..datasets.multi_dataset import resolve_dataset_config
 
 
-
 class CacheConfigError(ValueError):
     """A config (or option) that no feature cache can be built from; the
     message says what to change."""

@@ -8,7 +8,8 @@ from .training_floor import (floor_variants, format_training_floor,
                              run_training_floor, training_floor)
 
 __all__ = [
-    'JOINT_CONFIG', 'STUDENT_CONFIG', 'TARGETS', 'format_cache_reads', 'format_report', 'peak_rss',
+    'JOINT_CONFIG', 'STUDENT_CONFIG', 'TARGETS', 'format_cache_reads',
+    'format_report', 'peak_rss',
     'run_benchmark', 'run_cache_reads', 'step_section', 'time_variants',
     'verdict', 'floor_variants', 'format_training_floor',
     'run_training_floor', 'training_floor'

@@ -7,6 +7,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 
+from ...cache.layout import pool_teacher_maps
+
 
 class _LevelFusion(nn.Module):
     """Fuse the teachers' maps of one level.
@@ -51,13 +53,9 @@ class _LevelFusion(nn.Module):
 
 
 def _pool_to_smallest(maps: Sequence[torch.Tensor]) -> List[torch.Tensor]:
-    """Adaptive-average-pool each map to the smallest map's size."""
-    sizes = [tuple(m.shape[-2:]) for m in maps]
-    target = min(sizes, key=lambda s: s[0] * s[1])
-    return [
-        F.adaptive_avg_pool2d(m, target) if size != target else m
-        for m, size in zip(maps, sizes)
-    ]
+    """Adaptive-average-pool each map to the smallest map's size: the
+    feature cache's ``pool='min'`` for one level."""
+    return [per[0] for per in pool_teacher_maps([[m] for m in maps], 'min')]
 
 
 class _Downsample(nn.Module):
