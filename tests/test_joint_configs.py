@@ -347,6 +347,8 @@ def test_wrapped_loaders_are_completed_inside():
     ('joint_offline.py', 'joint_offline_cached.py', 'feature_cache', None),
     ('joint_offline.py', 'joint_offline_cached_pooled.py', 'feature_cache',
      None),
+    ('joint_offline.py', 'joint_offline_cached_shrink.py', 'feature_cache',
+     None),
     ('student_offline_fashion.py', 'student_offline_fashion_cached.py',
      'joint_output_cache', 'fashion'),
     ('student_offline_mnist.py', 'student_offline_mnist_cached_fp32.py',
@@ -405,6 +407,24 @@ def test_the_cache_option_alone_wraps_the_loaders(online, cached, key, name):
             with pytest.raises(ValueError,
                                match=r"splits must name 'train'"):
                 wrap_cached_loaders(unknown)
+
+
+def test_the_shrink_first_variant_differs_in_the_neck_alone():
+    """joint_offline_cached_shrink.py (and its pipeline) is the cached joint
+    teacher with the neck that pools before it projects, reading the same
+    teacher-feature cache."""
+    base = Config.fromfile(str(MLFD / 'joint_offline_cached.py'))
+    shrink = Config.fromfile(str(MLFD / 'joint_offline_cached_shrink.py'))
+    assert shrink.model.fusion.pop('shrink_first') is True
+    assert 'shrink_first' not in base.model.fusion
+    assert shrink.model.to_dict() == base.model.to_dict()
+    pipes = REPO / 'configs' / 'pipelines'
+    pipe = Config.fromfile(str(pipes / 'offline_cached_shrink.py'))
+    default = Config.fromfile(str(pipes / 'offline_cached.py'))
+    assert _same_path(pipe.joint_teacher,
+                      MLFD / 'joint_offline_cached_shrink.py')
+    assert (pipe.students, pipe.teachers) == (default.students,
+                                              default.teachers)
 
 
 @pytest.mark.parametrize('count', [2, 3])

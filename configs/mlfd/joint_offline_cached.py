@@ -8,10 +8,4 @@ _base_ = ['./joint_offline.py']
 _cache_root = 'work_dirs/feature_cache/joint_offline_fp16'
 # The cache option is enough: every loader's samples then carry their cached
 # features (mlfd_mm.config.wrap_cached_loaders).
-# The fusion neck pools the mnist teacher's larger maps (16x16 beside the
-# others' 4x4) to the level's size before projecting them, not after: the
-# same function in eval mode, and half the cached step's cost (README,
-# "Teacher-feature cache and benchmark"), as the cached students'
-# connectors do (shrink_first).
-model = dict(feature_cache=dict(root=_cache_root, dtype='float16'),
-             fusion=dict(shrink_first=True))
+model = dict(feature_cache=dict(root=_cache_root, dtype='float16'))
