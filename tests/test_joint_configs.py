@@ -396,10 +396,9 @@ def test_the_cache_option_alone_wraps_the_loaders(online, cached, key, name):
         assert every.test_dataloader.dataset.dataset_name == name
         by_hand = Config(dict(cfg.to_dict(),
                               val_dataloader=every.val_dataloader.to_dict()))
-        with pytest.raises(ValueError, match=r"val_dataloader reads split 'val' "
-                           r"of the joint-output cache .*splits is "
-                           r"\['train'\]: "
-                           r"add 'val' to it"):
+        with pytest.raises(ValueError, match=r"val_dataloader reads split "
+                           r"'val' of the joint-output cache .*splits is "
+                           r"\['train'\]: add 'val' to it"):
             wrap_cached_loaders(by_hand)
         for bad in (['val'], ['train', 'train'], ['train', 'valid']):
             unknown = Config(dict(plain.to_dict(), model=dict(
