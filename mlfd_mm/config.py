@@ -144,10 +144,7 @@ def resolve_model_config(ref: ConfigRef,
 # current directory.
 AUTO = 'auto'
 SPLITS = ('train', 'val', 'test')
-# A student's joint-output cache holds its training split unless
-# ``model.joint_output_cache.splits`` names more: validation and testing run
-# the student alone, so they need no teacher outputs.
-JOINT_OUTPUT_SPLITS = ('train',)
+JOINT_OUTPUT_SPLITS = ('train',)  # see joint_output_splits
 
 
 def auto_checkpoint(config: str,

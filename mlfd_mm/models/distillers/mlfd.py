@@ -25,17 +25,15 @@ CACHE_KEYS = ('root', 'dtype', 'shard_size', 'splits')
 
 
 def _cache_options(options: Optional[dict]) -> Optional[dict]:
-    """``joint_output_cache`` checked: None, or root/dtype/shard_size/
-    splits (see :func:`mlfd_mm.config.joint_output_splits`)."""
+    """``joint_output_cache`` checked: None, or root/dtype/shard_size/splits."""
     if options is None:
         return None
     options = as_dict(options)
     unknown = sorted(set(options) - set(CACHE_KEYS))
     if unknown or not options.get('root'):
-        raise KeyError(
-            'joint_output_cache must be dict(root=<cache directory>, '
-            "dtype='float16'|'float32', shard_size=N, splits=['train', "
-            f"...]); got keys {sorted(options)}")
+        raise KeyError("joint_output_cache must be dict(root=<cache dir>, "
+                       "dtype='float16'|'float32', shard_size=N, splits=["
+                       f"'train', ...]); got keys {sorted(options)}")
     if options.setdefault('dtype', 'float16') not in DTYPES:
         raise ValueError(f'joint_output_cache.dtype must be one of {DTYPES}, '
                          f'got {options["dtype"]!r}')
@@ -141,10 +139,9 @@ class MLFDDistiller(BaseDistiller):
             config>``) instead of running it; the joint teacher is then
             not built at all (:class:`CachedJointOutputs` stands in for it,
             after checking the cache against ``teacher.checkpoint``'s
-            SHA-256 and ``teacher.config``). The loaders' datasets must be
-            wrapped in :class:`CachedFeatureDataset` on the same root.
-            ``dtype`` (``'float16'`` or ``'float32'``) and ``shard_size``
-            are build options. Defaults to None (the teacher runs).
+            SHA-256 and ``teacher.config``). The training loader reads it
+            (``splits``: :func:`mlfd_mm.config.joint_output_splits`);
+            ``dtype`` and ``shard_size`` are build options. Defaults to None.
         data_preprocessor (dict, optional): See :class:`BaseDistiller`.
         init_cfg (dict, optional): Never reaches the joint teacher.
     """
