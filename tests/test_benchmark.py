@@ -244,3 +244,57 @@ def test_training_floor_mode(tiny_offline_root, tmp_path, monkeypatch):
     assert set(receive) == {'plain_pytorch', 'pseudo_collate',
                             'stack_collate'}
     assert all(positive(v) for v in receive.values())
+
+
+def test_stage_ratios_run_teacher_and_student_side_by_side(tmp_path):
+    """tools/benchmark.py --stages: each dataset's teacher and student
+    stage configs of a pipeline run, rerun as the pipeline runs them in the
+    order teacher, student, student, teacher; a cached student builds its
+    cache afresh in its own folder; the ratio is that of the summed CPU
+    times, with each adjacent pair's."""
+    from mlfd_mm.apis.benchmark.stages import (format_stage_ratios,
+                                               run_stage_ratios)
+    seed = tmp_path / 'seed0'
+    for role, text in (
+            ('teachers', "model = dict(type='ImageClassifier')\n"),
+            ('students', "model = dict(type='MLFDDistiller', "
+             "joint_output_cache=dict(root='/old/cache'))\n"
+             "train_dataloader = dict(dataset=dict(type="
+             "'CachedFeatureDataset', root='/old/cache', dataset=dict("
+             "type='CustomDataset')))\n")):
+        (seed / role / 'shapes').mkdir(parents=True)
+        (seed / role / 'shapes' / 'config.py').write_text(text)
+    cpu = iter([10., 11., 13., 12.])
+    calls = []
+
+    def fake_run(cmd, log_file):
+        calls.append(cmd)
+        if '--build-cache' in cmd:  # the copy reads and writes its own cache
+            text = open(cmd[2]).read()
+            run_dir = cmd[cmd.index('--work-dir') + 1]
+            assert '/old/cache' not in text
+            assert text.count(osp.join(run_dir, 'cache')) == 2
+        return dict(wall_time_s=1., cpu_time_s=next(cpu))
+
+    out = tmp_path / 'stages.json'
+    report = run_stage_ratios(str(seed), out=str(out), run=fake_run)
+    assert json.loads(out.read_text()) == report
+    roles = ['teacher' if 'teachers' in c[2] else 'student' for c in calls]
+    assert roles == ['teacher', 'student', 'student', 'teacher']
+    for cmd in calls:
+        assert cmd[1].endswith('tools/train.py') and '--test-best' in cmd
+    student = calls[1]
+    assert student[-2:] == ['--build-cache', 'force']
+    run_dir = student[student.index('--work-dir') + 1]
+    assert student[2] == osp.join(run_dir, 'config.py')  # a moved copy
+    assert '--build-cache' not in calls[0]
+    result = report['datasets']['shapes']
+    assert result['teacher_cpu_s'] == [10., 12.]
+    assert result['student_cpu_s'] == [11., 13.]
+    assert result['cpu_ratio'] == pytest.approx(24 / 22)
+    assert result['pair_cpu_ratios'] == pytest.approx([11 / 10, 13 / 12])
+    assert result['met'] is True and result['wall_ratio'] == 1.
+    assert 'shapes' in format_stage_ratios(report)
+    with pytest.raises(FileNotFoundError,
+                       match=r"teachers/cars/config.py: no stage config"):
+        run_stage_ratios(str(seed), datasets=['cars'], run=fake_run)

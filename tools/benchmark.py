@@ -21,8 +21,10 @@ import sys
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..')))
 from mlfd_mm.apis.benchmark import (JOINT_CONFIG, STUDENT_CONFIG,  # noqa
                                     format_cache_reads, format_report,
+                                    format_stage_ratios,
                                     format_training_floor, run_benchmark,
-                                    run_cache_reads, run_training_floor)
+                                    run_cache_reads, run_stage_ratios,
+                                    run_training_floor)
 from mlfd_mm.apis.benchmark.device import (  # noqa: E402
     PRECISIONS, VARIANTS, format_device_report, run_device_benchmark)
 
@@ -86,6 +88,13 @@ def parse_args(argv=None):
         metavar='TYPE', help="also the project's training with each of "
         'these collate_fn types (default: the previous default, '
         'pseudo_collate)')
+    stages = parser.add_argument_group(
+        'stages', "a pipeline run's student stages against their teachers', "
+        'rerun side by side (teacher, student, student, teacher)')
+    stages.add_argument('--stages', metavar='SEED_DIR',
+                        help='e.g. work_dirs/offline_cached/seed0')
+    stages.add_argument('--stage-datasets', nargs='+', metavar='NAME')
+    stages.add_argument('--stage-rounds', type=int, default=1)
     device = parser.add_argument_group(
         'device', 'training throughput on a device at T1 scale (synthetic '
         'batches; --joint-config/--student-config default to the T1 ones)')
@@ -121,6 +130,13 @@ def main(argv=None):
     args = parse_args(argv)
     command = 'python tools/benchmark.py ' + ' '.join(
         argv if argv is not None else sys.argv[1:])
+    if args.stages:
+        report = run_stage_ratios(
+            args.stages, args.stage_datasets, rounds=args.stage_rounds,
+            out=args.out or 'work_dirs/benchmark/stages.json',
+            command=command)
+        print(format_stage_ratios(report))
+        return report
     if args.device is not None:
         report = run_device_benchmark(
             device=args.device,
