@@ -298,3 +298,9 @@ def test_stage_ratios_run_teacher_and_student_side_by_side(tmp_path):
     with pytest.raises(FileNotFoundError,
                        match=r"teachers/cars/config.py: no stage config"):
         run_stage_ratios(str(seed), datasets=['cars'], run=fake_run)
+    # the tool says what is missing, without a traceback
+    from conftest import load_tool
+    tool = load_tool('tools/benchmark.py')
+    with pytest.raises(SystemExit, match=r"error: .*empty/students: no "
+                       r"student stages"):
+        tool.main(['--stages', str(tmp_path / 'empty')])

@@ -131,10 +131,13 @@ def main(argv=None):
     command = 'python tools/benchmark.py ' + ' '.join(
         argv if argv is not None else sys.argv[1:])
     if args.stages:
-        report = run_stage_ratios(
-            args.stages, args.stage_datasets, rounds=args.stage_rounds,
-            out=args.out or 'work_dirs/benchmark/stages.json',
-            command=command)
+        try:
+            report = run_stage_ratios(
+                args.stages, args.stage_datasets, rounds=args.stage_rounds,
+                out=args.out or 'work_dirs/benchmark/stages.json',
+                command=command)
+        except FileNotFoundError as err:  # a stage config that is not there
+            raise SystemExit(f'error: {err}')
         print(format_stage_ratios(report))
         return report
     if args.device is not None:
